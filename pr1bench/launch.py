@@ -1,0 +1,225 @@
+"""Launch a run: write ``run.json``, start ``accelerate launch -m pr1bench.train RUN_DIR``, follow it.
+
+The CLI (and the sweep driver) never hold the model: every training runs as an accelerate subprocess,
+also on CPU. The parent follows ``metrics.jsonl`` for a live progress bar, keeps the child's output in
+``train.log``, marks the run failed/killed when the child dies without saying so, and returns the run dir.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pr1bench import __version__
+from pr1bench.paths import runs_dir
+from pr1bench.runspec import RunSpec, effective_task, hash_of, new_run_id, resolved_config
+from pr1bench.spec import ConfigError, TaskSpec, check_task_names
+
+ACCEL_DIR = Path(__file__).parent / "accelerate_configs"
+ACCEL_CONFIGS = sorted(p.stem for p in ACCEL_DIR.glob("*.yaml"))
+TERMINAL = ("completed", "failed", "killed")
+
+
+def accelerate_config(name_or_file: str) -> Path:
+    """A shipped config name (cpu, single_gpu, ddp, zero2, zero3, fsdp) or a path to a YAML file."""
+    p = Path(name_or_file)
+    if p.suffix in (".yaml", ".yml"):
+        if not p.is_file():
+            raise ConfigError(p, None, "accelerate config file not found")
+        return p.resolve()
+    cand = ACCEL_DIR / f"{name_or_file}.yaml"
+    if not cand.is_file():
+        from pr1bench.registry import did_you_mean
+
+        raise ConfigError(None, "accelerate", f"unknown accelerate config {name_or_file!r}."
+                          f"{did_you_mean(name_or_file, ACCEL_CONFIGS)} Known: {', '.join(ACCEL_CONFIGS)}, or a YAML path.")
+    return cand
+
+
+def accelerate_executable() -> list[str]:
+    """`accelerate` next to this interpreter (a venv), else the module form of the same command."""
+    exe = Path(sys.executable).with_name("accelerate")
+    return [str(exe), "launch"] if exe.exists() else [sys.executable, "-m", "accelerate.commands.launch"]
+
+
+def build_command(spec: RunSpec, run_dir: Path) -> list[str]:
+    """The exact `accelerate launch` command for a run (also what `--dry-run` prints)."""
+    cmd = [*accelerate_executable(), "--config_file", str(accelerate_config(spec.accelerate))]
+    for key, val in spec.launch.model_dump().items():
+        if val is not None:
+            cmd += [f"--{key}", str(val)]
+    return [*cmd, "-m", "pr1bench.train", str(run_dir)]
+
+
+def git_sha() -> str | None:
+    from pr1bench.paths import project_root
+
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project_root(), capture_output=True, text=True,
+                             timeout=5)
+        sha = out.stdout.strip()
+        if not sha:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=project_root(),
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return f"{sha}-dirty" if dirty else sha
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def package_versions() -> dict[str, str]:
+    from importlib import metadata
+
+    names = ("torch", "torchvision", "transformers", "trl", "accelerate", "datasets", "tokenizers", "pillow",
+             "numpy", "scipy", "faster-coco-eval", "pycocotools", "duckdb", "optuna", "vllm", "deepspeed")
+    out = {"python": sys.version.split()[0], "pr1bench": __version__}
+    for n in names:
+        try:
+            out[n] = metadata.version(n)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """Write via a temp file and rename, so a killed process never leaves half a JSON file."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=str, allow_nan=False))
+    os.replace(tmp, path)
+
+
+def read_run(run_dir: Path) -> dict[str, Any]:
+    return json.loads((run_dir / "run.json").read_text())
+
+
+def update_run(run_dir: Path, **fields: Any) -> dict[str, Any]:
+    data = read_run(run_dir)
+    data.update(fields)
+    write_json_atomic(run_dir / "run.json", data)
+    return data
+
+
+def prepare_run(spec: RunSpec, task: TaskSpec, *, model_path: str, run_id: str | None = None) -> Path:
+    """Create the run dir and its ``run.json`` (status ``pending``) with full provenance."""
+    eff = effective_task(spec, task)
+    check_task_names(eff, f"<run overrides of task {task.task}>")
+    rid = run_id or new_run_id(spec)
+    run_dir = runs_dir() / rid
+    run_dir.mkdir(parents=True, exist_ok=False)
+    record = {
+        "run_id": rid, "task": spec.task, "task_version": task.version, "variant": spec.variant,
+        "model": model_path, "seed": spec.seed, "config": resolved_config(spec, task),
+        "config_hash": hash_of(spec, task), "git_sha": git_sha(), "packages": package_versions(),
+        "coords": eff.answer.coords, "answer_format": eff.answer.format, "pixels": None, "host": socket.gethostname(),
+        "started_at": None, "ended_at": None, "status": "pending", "error": None, "sweep": spec.sweep,
+        "trial": spec.trial, "parent_run": spec.parent_run, "pr1bench_version": __version__,
+        "command": None,
+    }
+    record["command"] = shlex.join(build_command(spec, run_dir))
+    write_json_atomic(run_dir / "run.json", record)
+    return run_dir
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    status: str
+    returncode: int
+    error: str | None
+
+
+def launch(run_dir: Path, *, on_metrics: Callable[[dict[str, Any]], None] | None = None,
+           poll: float = 0.5, env: dict[str, str] | None = None, resume: bool = False) -> RunResult:
+    """Run the accelerate subprocess for a prepared run dir and wait for it.
+
+    ``on_metrics`` receives every new line of ``metrics.jsonl`` as it appears (live progress). Ctrl-C
+    or SIGTERM in the parent terminates the child's process group and marks the run ``killed``.
+    """
+    spec = RunSpec.model_validate(read_run(run_dir)["config"]["run"])
+    cmd = build_command(spec, run_dir)
+    child_env = {**os.environ, **(env or {}), "PR1BENCH_RESUME": "1" if resume else "0",
+                 "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
+    log = open(run_dir / "train.log", "ab")  # noqa: SIM115 - closed in finally
+    follower = _MetricsFollower(run_dir / "metrics.jsonl", skip_existing=not resume)
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=child_env, start_new_session=True)
+    try:
+        while proc.poll() is None:
+            time.sleep(poll)
+            for rec in follower.read_new():
+                if on_metrics:
+                    on_metrics(rec)
+    except BaseException:
+        _terminate(proc)
+        update_run(run_dir, status="killed", error="interrupted in the parent (Ctrl-C/SIGTERM)", ended_at=now_iso())
+        raise
+    finally:
+        log.close()
+    for rec in follower.read_new():
+        if on_metrics:
+            on_metrics(rec)
+    data = read_run(run_dir)
+    if proc.returncode != 0 and data.get("status") not in ("failed", "killed"):
+        reason = f"training process exited with code {proc.returncode}"
+        if proc.returncode < 0:
+            reason = f"training process was killed by signal {-proc.returncode}"
+        data = update_run(run_dir, status="failed", error=f"{reason}; see {run_dir / 'train.log'}",
+                          ended_at=now_iso())
+    elif proc.returncode == 0 and data.get("status") != "completed":
+        data = update_run(run_dir, status="failed", error="training process exited without completing the run",
+                          ended_at=now_iso())
+    return RunResult(run_dir, data["status"], proc.returncode, data.get("error"))
+
+
+def _terminate(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=grace)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+
+
+class _MetricsFollower:
+    """Reads complete new lines of a growing JSONL file (a partial last line waits for its newline)."""
+
+    def __init__(self, path: Path, *, skip_existing: bool):
+        self.path = path
+        self.offset = path.stat().st_size if (skip_existing and path.exists()) else 0
+
+    def read_new(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        with self.path.open("rb") as f:
+            f.seek(self.offset)
+            chunk = f.read()
+        end = chunk.rfind(b"\n")
+        if end < 0:
+            return []
+        self.offset += end + 1
+        out = []
+        for line in chunk[: end + 1].splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+        return out

@@ -1,0 +1,120 @@
+"""One library call per run: spec -> (bootstrap if needed) -> accelerate subprocess -> ingest.
+
+`pr1bench train`, `pr1bench eval`, sweep trials and `pr1bench repro` all go through :func:`execute`, so
+they share provenance, crash handling and the database write (only this parent process writes it).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pr1bench.embedded import bootstrap_path, is_ready, resolve_model, tiny_path
+from pr1bench.launch import RunResult, accelerate_config, accelerate_executable, launch, prepare_run
+from pr1bench.runspec import RunSpec, apply_overrides, validate_run
+from pr1bench.spec import TaskSpec, load_task
+
+
+def build_spec(task_name: str, variant: str, overrides: list[str] | dict[str, Any], *, check_trl: bool = True,
+               **fields: Any) -> tuple[RunSpec, TaskSpec]:
+    """Task + variant + CLI/sweep overrides -> a validated RunSpec (errors name the key and the fix)."""
+    task = load_task(task_name)
+    raw: dict[str, Any] = {"task": task.task, "variant": variant, **{k: v for k, v in fields.items() if v is not None}}
+    raw = apply_overrides(raw, overrides)
+    return validate_run(raw, task, check_trl=check_trl), task
+
+
+@contextmanager
+def _file_lock(path: Path):  # type: ignore[no-untyped-def]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def ensure_embedded(*, status: Callable[[str], None] | None = None, steps: int | None = None,
+                    force: bool = False, seed: int = 0) -> Path:
+    """Build and warm up the embedded tiny model once (cached under <results>/models/); returns its path."""
+    out = bootstrap_path()
+    with _file_lock(out.parent / ".bootstrap.lock"):
+        if is_ready(out) and not force:
+            return out
+        if force:
+            shutil.rmtree(out, ignore_errors=True)
+        if not is_ready(tiny_path()):
+            if status:
+                status(f"building the tiny Qwen2-VL into {tiny_path()}")
+            subprocess.run([sys.executable, "-m", "pr1bench.train.build_tiny", str(tiny_path()), "--seed", str(seed)],
+                           check=True)
+        if status:
+            status(f"bootstrapping (instruction warm-up) into {out}; progress in {out}.log")
+        cmd = [*accelerate_executable(), "--config_file", str(accelerate_config("cpu")), "-m",
+               "pr1bench.train.bootstrap", str(out), "--base", str(tiny_path()), "--seed", str(seed)]
+        if steps:
+            cmd += ["--steps", str(steps)]
+        with (out.parent / f"{out.name}.log").open("wb") as log:
+            proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT)
+        if proc.returncode != 0 or not is_ready(out):
+            raise RuntimeError(f"bootstrap failed (exit {proc.returncode}); see {out.parent / (out.name + '.log')}")
+    return out
+
+
+def model_for(spec: RunSpec, *, status: Callable[[str], None] | None = None) -> str:
+    """The starting model of a run: an earlier run's final model, a given path/hub id, or the embedded one."""
+    if spec.init_run:
+        from pr1bench.launch import read_run
+        from pr1bench.paths import runs_dir
+
+        rec = read_run(runs_dir() / spec.init_run)
+        if not rec.get("final_model"):
+            raise FileNotFoundError(f"run {spec.init_run} has no final model (status {rec.get('status')})")
+        return rec["final_model"]
+    path = resolve_model(spec.model)
+    if spec.model in (None, "tiny", "embedded"):
+        ensure_embedded(status=status)
+    return path
+
+
+def execute(spec: RunSpec, task: TaskSpec, *, on_metrics: Callable[[dict[str, Any]], None] | None = None,
+            status: Callable[[str], None] | None = None, ingest: bool = True) -> RunResult:
+    """Prepare, launch and (optionally) ingest one run; never raises for a failed training."""
+    run_dir = prepare_run(spec, task, model_path=model_for(spec, status=status))
+    if status:
+        status(f"run {run_dir.name}: launching accelerate")
+    result = launch(run_dir, on_metrics=on_metrics)
+    if ingest:
+        ingest_quietly(run_dir)
+    return result
+
+
+def resume(run_dir: Path, *, on_metrics: Callable[[dict[str, Any]], None] | None = None,
+           status: Callable[[str], None] | None = None, ingest: bool = True) -> RunResult:
+    """Continue a killed or failed run from its last checkpoint (optimizer and RNG state included)."""
+    if status:
+        status(f"resuming {run_dir.name}")
+    result = launch(run_dir, on_metrics=on_metrics, resume=True)
+    if ingest:
+        ingest_quietly(run_dir)
+    return result
+
+
+def ingest_quietly(run_dir: Path) -> str | None:
+    """Ingest a finished run into DuckDB; a missing store module or a failure is reported, not raised."""
+    try:
+        from pr1bench.store import ingest_run
+    except ImportError:
+        return "store not available"
+    try:
+        ingest_run(run_dir)
+        return None
+    except Exception as e:  # the run dir stays; `pr1bench ingest` can retry
+        return f"ingest failed: {e}"

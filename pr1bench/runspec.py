@@ -1,0 +1,225 @@
+"""Run specifications: one training or evaluation of one variant on one task, fully resolved.
+
+A RunSpec is what `pr1bench train`, `pr1bench eval`, a sweep trial and `pr1bench repro` all build, and
+what the training subprocess reads back from ``run.json``. Overrides use dotted keys
+(``trainer.beta=0.04``, ``rewards.box_iou.weight=0.5``, ``data.order=sorted``); a bare key
+(``max_steps=50``) means ``trainer.<key>``, with TRL's own GRPOConfig/SFTConfig names.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import functools
+import secrets
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pr1bench.registry import did_you_mean
+from pr1bench.spec import VARIANTS, ConfigError, TaskSpec, config_hash, pydantic_to_config_error
+
+SECTIONS = ("task", "variant", "model", "seed", "trainer", "sft_trainer", "rewards", "matching", "data", "eval",
+            "accelerate", "launch", "vllm", "sweep", "trial", "parent_run", "init_run")
+
+# Defaults tuned for the embedded tiny model on CPU (see ../shared/SPIKE-NOTES.md: small learning rates for
+# GRPO; beta set explicitly because TRL's default is 0 while the paper used 0.04). Real models override them.
+GRPO_DEFAULTS: dict[str, Any] = {
+    "learning_rate": 2e-5, "beta": 0.04, "num_generations": 8, "per_device_train_batch_size": 16,
+    "gradient_accumulation_steps": 1, "max_steps": 150, "temperature": 1.0, "logging_steps": 5,
+    "save_steps": 50, "lr_scheduler_type": "constant", "warmup_steps": 0,
+}
+SFT_DEFAULTS: dict[str, Any] = {
+    "learning_rate": 5e-4, "per_device_train_batch_size": 16, "gradient_accumulation_steps": 1,
+    "max_steps": 150, "logging_steps": 5, "save_steps": 50, "lr_scheduler_type": "cosine", "warmup_steps": 10,
+}
+
+
+class EvalSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    n: int | None = Field(None, ge=1, description="number of eval samples (default: the task's data.eval)")
+    batch_size: int = Field(32, ge=1)
+    every_steps: int | None = Field(None, ge=1, description="intermediate evaluation for sweeps/pruning")
+    n_intermediate: int = Field(64, ge=1, description="samples per intermediate evaluation")
+    backend: Literal["hf", "vllm"] = "hf"
+
+
+class LaunchSpec(BaseModel):
+    """Pass-through multi-node/multi-process arguments for `accelerate launch`."""
+
+    model_config = ConfigDict(extra="forbid")
+    num_processes: int | None = None
+    num_machines: int | None = None
+    machine_rank: int | None = None
+    main_process_ip: str | None = None
+    main_process_port: int | None = None
+
+
+class RewardOverride(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    weight: float | None = None
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class RunSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    task: str
+    variant: Literal["base", "sft", "grpo", "cot-grpo", "sft-grpo"]
+    model: str | None = None
+    seed: int = 0
+    trainer: dict[str, Any] = Field(default_factory=dict)
+    sft_trainer: dict[str, Any] = Field(default_factory=dict)
+    rewards: dict[str, RewardOverride] = Field(default_factory=dict)
+    matching: Literal["hungarian", "sequential"] | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+    eval: EvalSpec = Field(default_factory=EvalSpec)
+    accelerate: str = "cpu"
+    launch: LaunchSpec = Field(default_factory=LaunchSpec)
+    vllm: Literal["off", "colocate", "server"] = "off"
+    sweep: str | None = None
+    trial: int | None = None
+    parent_run: str | None = None
+    init_run: str | None = None
+
+
+def parse_value(text: str) -> Any:
+    """`key=value` values are YAML scalars: 1e-5, true, [4, 8], null, plain strings."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def set_dotted(d: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    cur = d
+    for p in parts[:-1]:
+        nxt = cur.get(p)
+        if not isinstance(nxt, dict):
+            nxt = {}
+            cur[p] = nxt
+        cur = nxt
+    cur[parts[-1]] = value
+
+
+def normalize_key(key: str) -> str:
+    """A bare TRL key goes to ``trainer``; ``rewards.<name>.weight`` etc. stay as they are."""
+    head = key.split(".", 1)[0]
+    return key if head in SECTIONS else f"trainer.{key}"
+
+
+def apply_overrides(base: dict[str, Any], overrides: list[str] | dict[str, Any]) -> dict[str, Any]:
+    """Apply ``key=value`` strings (CLI) or a ``{dotted.key: value}`` mapping (sweeps) to a spec dict."""
+    out = copy.deepcopy(base)
+    items = overrides.items() if isinstance(overrides, dict) else (_split(o) for o in overrides)
+    for k, v in items:
+        set_dotted(out, normalize_key(k), v)
+    return out
+
+
+def _split(item: str) -> tuple[str, Any]:
+    if "=" not in item:
+        raise ConfigError(None, item, "overrides are key=value, e.g. max_steps=50 or rewards.box_iou.weight=0.5")
+    k, v = item.split("=", 1)
+    return k.strip(), parse_value(v.strip())
+
+
+@functools.cache
+def trl_fields(kind: Literal["grpo", "sft"]) -> frozenset[str]:
+    """Field names of TRL's GRPOConfig / SFTConfig (imports trl: a few seconds, but no model)."""
+    import dataclasses
+
+    if kind == "grpo":
+        from trl import GRPOConfig as cfg
+    else:
+        from trl import SFTConfig as cfg
+    return frozenset(f.name for f in dataclasses.fields(cfg))
+
+
+# Keys the harness sets itself; a user override of these would silently break the run layout.
+RESERVED_TRAINER_KEYS = {"output_dir", "reward_weights", "report_to", "use_cpu", "seed", "data_seed"}
+
+
+def validate_run(raw: dict[str, Any], task: TaskSpec, *, check_trl: bool = True) -> RunSpec:
+    """Validate a run spec against its schema, its task (reward names) and TRL's config keys."""
+    try:
+        spec = RunSpec.model_validate(raw)
+    except ValidationError as e:
+        raise pydantic_to_config_error(e, "<run spec>", RunSpec) from None
+    known = task.reward_weights()
+    for name in spec.rewards:
+        if name not in known and not (name == "think_format" and spec.variant == "cot-grpo"):
+            raise ConfigError(None, f"rewards.{name}",
+                              f"task {task.task!r} has no reward {name!r}.{did_you_mean(name, list(known))}")
+    if check_trl:
+        kind = "sft" if spec.variant == "sft" else "grpo"
+        _check_trainer_keys(spec.trainer, kind, "trainer")
+        _check_trainer_keys(spec.sft_trainer, "sft", "sft_trainer")
+    return spec
+
+
+def _check_trainer_keys(d: dict[str, Any], kind: Literal["grpo", "sft"], section: str) -> None:
+    if not d:
+        return
+    fields = trl_fields(kind)
+    cls = "GRPOConfig" if kind == "grpo" else "SFTConfig"
+    for k in d:
+        if k in RESERVED_TRAINER_KEYS:
+            raise ConfigError(None, f"{section}.{k}", "is set by pr1bench itself and cannot be overridden")
+        if k not in fields:
+            raise ConfigError(None, f"{section}.{k}",
+                              f"TRL's {cls} has no field {k!r}.{did_you_mean(k, sorted(fields))}")
+
+
+def resolved_trainer(spec: RunSpec, phase: Literal["grpo", "sft"]) -> dict[str, Any]:
+    """Defaults for the phase, then the user's keys. For sft-grpo, SFT keys come from ``sft_trainer``."""
+    if phase == "sft":
+        user = spec.trainer if spec.variant == "sft" else spec.sft_trainer
+        return {**SFT_DEFAULTS, **user}
+    return {**GRPO_DEFAULTS, **spec.trainer}
+
+
+def new_run_id(spec: RunSpec) -> str:
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%d-%H%M%S")
+    return f"{spec.task}-{spec.variant}-s{spec.seed}-{stamp}-{secrets.token_hex(3)}"
+
+
+def resolved_config(spec: RunSpec, task: TaskSpec) -> dict[str, Any]:
+    """Everything that determines a run's result, as one JSON-able dict (hashed for provenance)."""
+    task_d = effective_task(spec, task).model_dump(mode="json")
+    phases = {"sft": ["sft"], "grpo": ["grpo"], "cot-grpo": ["grpo"], "sft-grpo": ["sft", "grpo"], "base": []}
+    return {
+        "run": spec.model_dump(mode="json"),
+        "task": task_d,
+        "trainer": {p: resolved_trainer(spec, p) for p in phases[spec.variant]},  # type: ignore[arg-type]
+    }
+
+
+def hash_of(spec: RunSpec, task: TaskSpec) -> str:
+    cfg = resolved_config(spec, task)
+    # sweep/trial bookkeeping does not change what is computed
+    cfg["run"] = {k: v for k, v in cfg["run"].items() if k not in ("sweep", "trial")}
+    return config_hash(cfg)
+
+
+def effective_task(spec: RunSpec, task: TaskSpec) -> TaskSpec:
+    """The task with the run's reward weights/args, matching and data overrides applied."""
+    d = task.model_dump(mode="python")
+    for r in d["rewards"]:
+        ov = spec.rewards.get(r["name"])
+        if ov is not None:
+            if ov.weight is not None:
+                r["weight"] = ov.weight
+            r["args"] = {**r["args"], **ov.args}
+    if spec.matching:
+        d["matching"] = spec.matching
+    if spec.data:
+        d["data"] = {**d["data"], **spec.data}
+    try:
+        return TaskSpec.model_validate(d)
+    except ValidationError as e:
+        raise pydantic_to_config_error(e, "<run overrides>", TaskSpec) from None
+
+
+assert set(VARIANTS) == {"base", "sft", "grpo", "cot-grpo", "sft-grpo"}

@@ -1,0 +1,160 @@
+"""The process `accelerate launch -m pr1bench.train RUN_DIR` runs: phases, final model, evaluation.
+
+Reads everything from ``RUN_DIR/run.json`` (written by the parent), so a run can be re-launched or
+resumed from its directory alone. Never opens the database: the parent ingests the run dir afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from pr1bench.dataset import build_rows
+from pr1bench.launch import now_iso, read_run, update_run, write_json_atomic
+from pr1bench.runspec import RunSpec, resolved_trainer
+from pr1bench.spec import TaskSpec
+from pr1bench.task_rewards import build_task_rewards
+
+PHASES = {"base": [], "sft": ["sft"], "grpo": ["grpo"], "cot-grpo": ["grpo"], "sft-grpo": ["sft", "grpo"]}
+
+
+def _set_seed(seed: int) -> None:
+    from transformers import set_seed
+
+    set_seed(seed)
+
+
+def _pixels(model_dir: str) -> dict[str, Any] | None:
+    try:
+        from transformers import AutoProcessor
+
+        ip = AutoProcessor.from_pretrained(model_dir).image_processor
+        return {"min_pixels": getattr(ip, "min_pixels", None), "max_pixels": getattr(ip, "max_pixels", None)}
+    except Exception:  # provenance only; never fail a run over it
+        return None
+
+
+def run(run_dir: Path) -> None:
+    rec = read_run(run_dir)
+    spec = RunSpec.model_validate(rec["config"]["run"])
+    task = TaskSpec.model_validate(rec["config"]["task"])  # already the effective task
+    resume = os.environ.get("PR1BENCH_RESUME") == "1"
+    update_run(run_dir, status="running", started_at=rec.get("started_at") or now_iso(), pid=os.getpid(),
+               error=None, ended_at=None)
+    _set_seed(spec.seed)
+    model_path = rec["model"]
+    cot = spec.variant == "cot-grpo"
+    done = list(rec.get("phases_done") or [])
+    for phase in PHASES[spec.variant]:
+        out = run_dir / f"{phase}_model"
+        if phase in done and (out / "config.json").exists():
+            model_path = str(out)
+            continue
+        model_path = str(_run_phase(phase, spec, task, run_dir, model_path, resume=resume, cot=cot))
+        done.append(phase)
+        update_run(run_dir, phases_done=done, final_model=model_path)
+    update_run(run_dir, final_model=model_path, pixels=_pixels(model_path))
+    _final_eval(run_dir, spec, task, model_path, cot=cot)
+    update_run(run_dir, status="completed", ended_at=now_iso())
+
+
+def _run_phase(phase: str, spec: RunSpec, task: TaskSpec, run_dir: Path, model_path: str, *, resume: bool,
+               cot: bool) -> Path:
+    from pr1bench.train.phases import run_grpo, run_sft
+
+    cfg = resolved_trainer(spec, phase)  # type: ignore[arg-type]
+    rows = build_rows(task, "train", cot=cot)
+    common = {"model_path": model_path, "rows": rows, "system": task.system_prompt,
+              "out_dir": run_dir / f"{phase}_model", "ckpt_dir": run_dir / "checkpoints" / phase,
+              "metrics_path": run_dir / "metrics.jsonl", "seed": spec.seed, "resume": resume}
+    if phase == "sft":
+        return run_sft(**common, trainer_cfg=cfg)
+    funcs, weights = build_task_rewards(task, cot=cot)
+    cfg = {**vllm_trainer_keys(spec.vllm), **cfg}
+    evaluator = _intermediate_evaluator(spec, task, cot) if spec.eval.every_steps else None
+    max_new = task.generation.cot_max_new_tokens if cot else task.generation.max_new_tokens
+    return run_grpo(**common, trainer_cfg=cfg, reward_funcs=funcs, reward_weights=weights,
+                    max_completion_length=max_new, evaluator=evaluator, eval_every=spec.eval.every_steps)
+
+
+def vllm_trainer_keys(mode: str) -> dict[str, Any]:
+    """`--vllm colocate|server` in TRL's own terms (rollouts on GPU)."""
+    if mode == "off":
+        return {}
+    return {"use_vllm": True, "vllm_mode": mode}
+
+
+def _intermediate_evaluator(spec: RunSpec, task: TaskSpec, cot: bool) -> Any:
+    """Greedy eval on a fixed small subset, returning the task's metrics (for sweeps' pruners)."""
+    from pr1bench.evaluate.core import evaluate_rows, hf_generator
+
+    rows = build_rows(task, "eval", n=min(spec.eval.n_intermediate, spec.eval.n or task.data.eval), cot=cot)
+    state: dict[str, Any] = {}
+
+    def evaluate(model: Any) -> dict[str, float]:
+        if "processor" not in state:
+            from transformers import AutoProcessor
+
+            state["processor"] = AutoProcessor.from_pretrained(spec_model_dir(spec), padding_side="left")
+        gen = hf_generator(model, state["processor"], task, batch_size=spec.eval.batch_size, cot=cot)
+        return evaluate_rows(task, rows, gen, cot=cot, sampled=False, seed=spec.seed).summary["metrics"]
+
+    return evaluate
+
+
+def spec_model_dir(spec: RunSpec) -> str:
+    from pr1bench.embedded import resolve_model
+
+    return resolve_model(spec.model)
+
+
+def _final_eval(run_dir: Path, spec: RunSpec, task: TaskSpec, model_path: str, *, cot: bool) -> None:
+    res = evaluate_model(model_path, task, spec, cot=cot)
+    res.samples.to_parquet(run_dir / "samples.parquet", index=False)
+    write_json_atomic(run_dir / "eval.json", res.summary)
+
+
+def evaluate_model(model_path: str, task: TaskSpec, spec: RunSpec, *, cot: bool) -> Any:
+    """Load ``model_path`` and evaluate it on the task's eval split (HF generate, or vLLM on a GPU)."""
+    rows = build_rows(task, "eval", n=spec.eval.n, cot=cot)
+    temperature = float(resolved_trainer(spec, "grpo").get("temperature", 1.0))
+    if spec.eval.backend == "vllm":
+        from pr1bench.evaluate.vllm_backend import vllm_generator
+
+        gen = vllm_generator(model_path, task, cot=cot, temperature=temperature, seed=spec.seed)
+    else:
+        import torch
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        from pr1bench.evaluate.core import hf_generator
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        model = AutoModelForImageTextToText.from_pretrained(model_path).to(device).eval()
+        processor = AutoProcessor.from_pretrained(model_path, padding_side="left")
+        gen = hf_generator(model, processor, task, batch_size=spec.eval.batch_size, cot=cot, temperature=temperature)
+    from pr1bench.evaluate.core import evaluate_rows
+
+    return evaluate_rows(task, rows, gen, cot=cot, seed=spec.seed)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = argv if argv is not None else sys.argv[1:]
+    if len(args) != 1:
+        print("usage: accelerate launch -m pr1bench.train RUN_DIR", file=sys.stderr)
+        return 2
+    run_dir = Path(args[0])
+    try:
+        run(run_dir)
+    except BaseException as e:  # record why, then let the parent see a non-zero exit
+        tb = traceback.format_exc()
+        (run_dir / "error.txt").write_text(tb)
+        status = "killed" if isinstance(e, KeyboardInterrupt | SystemExit) else "failed"
+        update_run(run_dir, status=status, error=f"{type(e).__name__}: {e}"[:2000], ended_at=now_iso())
+        print(tb, file=sys.stderr)
+        return 1
+    print(json.dumps({"run_dir": str(run_dir), "status": "completed"}))
+    return 0

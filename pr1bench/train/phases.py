@@ -1,0 +1,127 @@
+"""The training phases: SFT (TRL SFTTrainer) and GRPO (TRL GRPOTrainer), each resumable from checkpoints.
+
+Runs inside the accelerate subprocess only. Datasets follow TRL 1.16's vision conventions: a
+conversational ``prompt`` whose user turn holds ``{"type": "image"}`` plus the text, and an ``image``
+column; SFT adds a conversational ``completion`` so the loss is on the answer only (completion-only loss).
+Extra columns (``target``, ``width``, ``height``, ``n``) reach the reward functions as keyword lists.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from pr1bench.dataset import Row, cot_answer
+from pr1bench.train.callbacks import IntermediateEval, MetricsWriter
+
+
+def conversation(row: Row, system: str | None) -> list[dict[str, Any]]:
+    msgs: list[dict[str, Any]] = []
+    if system:
+        msgs.append({"role": "system", "content": [{"type": "text", "text": system}]})
+    msgs.append({"role": "user", "content": [{"type": "image"}, {"type": "text", "text": row.prompt_text}]})
+    return msgs
+
+
+def _device_kwargs() -> dict[str, Any]:
+    import torch
+
+    if torch.cuda.is_available():
+        return {"use_cpu": False, "bf16": torch.cuda.is_bf16_supported()}
+    return {"use_cpu": True, "bf16": False}
+
+
+def last_checkpoint(ckpt_dir: Path) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
+
+
+def _common_args(out: Path, seed: int, trainer_cfg: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "output_dir": str(out), "report_to": [], "seed": seed, "data_seed": seed, "save_strategy": "steps",
+        "save_total_limit": 2, "save_only_model": False, "logging_first_step": True, "disable_tqdm": True,
+        "dataloader_num_workers": 0, **_device_kwargs(), **trainer_cfg,
+    }
+
+
+def _resume(writer: MetricsWriter, ckpt_dir: Path, resume: bool) -> str | None:
+    ckpt = last_checkpoint(ckpt_dir) if resume else None
+    if ckpt:
+        writer.truncate_after(int(Path(ckpt).name.rsplit("-", 1)[-1]))
+    return ckpt
+
+
+def run_sft(*, model_path: str, rows: list[Row], system: str | None, out_dir: Path, ckpt_dir: Path,
+            metrics_path: Path, seed: int, trainer_cfg: dict[str, Any], resume: bool, cot: bool = False,
+            callbacks: list[Any] | None = None, phase: str = "sft") -> Path:
+    """Supervised fine-tuning on ground-truth answers, loss on the answer tokens only."""
+    from datasets import Dataset
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from trl import SFTConfig, SFTTrainer
+
+    ds = Dataset.from_list([
+        {"prompt": conversation(r, system),
+         "completion": [{"role": "assistant", "content": [{"type": "text",
+                                                           "text": cot_answer(r.answer) if cot else r.answer}]}],
+         "image": r.image}
+        for r in rows
+    ])
+    cfg = {"max_length": None, "completion_only_loss": True, **trainer_cfg}
+    args = SFTConfig(**_common_args(ckpt_dir, seed, cfg))
+    processor = AutoProcessor.from_pretrained(model_path)
+    model = AutoModelForImageTextToText.from_pretrained(model_path)
+    writer = MetricsWriter(metrics_path, phase)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=processor,
+                         callbacks=[writer, *(callbacks or [])])
+    trainer.train(resume_from_checkpoint=_resume(writer, ckpt_dir, resume))
+    return _save(trainer, processor, out_dir)
+
+
+def run_grpo(*, model_path: str, rows: list[Row], system: str | None, out_dir: Path, ckpt_dir: Path,
+             metrics_path: Path, seed: int, trainer_cfg: dict[str, Any], reward_funcs: list[Any],
+             reward_weights: list[float], max_completion_length: int, resume: bool,
+             evaluator: Any = None, eval_every: int | None = None) -> Path:
+    """GRPO with the task's rewards; the group size, beta, lr and temperature come from ``trainer_cfg``."""
+    from datasets import Dataset
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from trl import GRPOConfig, GRPOTrainer
+
+    ds = Dataset.from_list([
+        {"prompt": conversation(r, system), "image": r.image, "target": r.target_json, "width": r.width,
+         "height": r.height, "n": r.n}
+        for r in rows
+    ])
+    cfg = {"max_completion_length": max_completion_length, **trainer_cfg}
+    _check_group(cfg)
+    args = GRPOConfig(reward_weights=reward_weights, **_common_args(ckpt_dir, seed, cfg))
+    processor = AutoProcessor.from_pretrained(model_path, padding_side="left")
+    model = AutoModelForImageTextToText.from_pretrained(model_path)
+    writer = MetricsWriter(metrics_path, "grpo")
+    callbacks: list[Any] = [writer]
+    if evaluator is not None and eval_every:
+        callbacks.append(IntermediateEval(evaluator, writer, eval_every))
+    trainer = GRPOTrainer(model=model, reward_funcs=reward_funcs, args=args, train_dataset=ds,
+                          processing_class=processor, callbacks=callbacks)
+    trainer.train(resume_from_checkpoint=_resume(writer, ckpt_dir, resume))
+    return _save(trainer, processor, out_dir)
+
+
+def _check_group(cfg: dict[str, Any]) -> None:
+    """TRL needs the generation batch to be a multiple of the group size; say so in our terms."""
+    g = int(cfg.get("num_generations", 8))
+    b = int(cfg.get("per_device_train_batch_size", 8)) * int(cfg.get("gradient_accumulation_steps", 1))
+    if g < 2:
+        raise ValueError(f"num_generations must be >= 2 for GRPO (got {g}): the advantage needs a group")
+    if b % g:
+        lcm = b * g // math.gcd(b, g)
+        raise ValueError(f"per_device_train_batch_size x gradient_accumulation_steps ({b}) must be a multiple of "
+                         f"num_generations ({g}); e.g. set per_device_train_batch_size={lcm}")
+
+
+def _save(trainer: Any, processor: Any, out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    trainer.save_model(str(out_dir))
+    processor.save_pretrained(str(out_dir))
+    return out_dir
