@@ -28,11 +28,12 @@ SECTIONS = ("task", "variant", "model", "seed", "trainer", "sft_trainer", "rewar
 GRPO_DEFAULTS: dict[str, Any] = {
     "learning_rate": 2e-5, "beta": 0.04, "num_generations": 8, "per_device_train_batch_size": 16,
     "gradient_accumulation_steps": 1, "max_steps": 150, "temperature": 1.0, "logging_steps": 5,
-    "save_steps": 50, "lr_scheduler_type": "constant", "warmup_steps": 0,
+    "save_steps": 50, "lr_scheduler_type": "constant", "warmup_steps": 0, "gradient_checkpointing": False,
 }
 SFT_DEFAULTS: dict[str, Any] = {
     "learning_rate": 5e-4, "per_device_train_batch_size": 16, "gradient_accumulation_steps": 1,
     "max_steps": 150, "logging_steps": 5, "save_steps": 50, "lr_scheduler_type": "cosine", "warmup_steps": 10,
+    "gradient_checkpointing": False,
 }
 
 

@@ -58,7 +58,7 @@ class DataSpec(BaseModel):
 
 class AnswerSpec(_Strict):
     format: Literal["box_tokens", "bracket_boxes", "json_boxes", "points", "count", "text"]
-    coords: Literal["normalized_1000", "absolute_pixels", "none"] = "absolute_pixels"
+    coords: Literal["normalized_1000", "absolute_pixels"] = "absolute_pixels"
 
 
 class RewardSpec(_Strict):
@@ -191,7 +191,9 @@ def _fields_of(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
 
 def pydantic_to_config_error(e: ValidationError, file: Path | str, model: type[BaseModel]) -> ConfigError:
     """Turn pydantic's first error into a ConfigError with a dotted key and a did-you-mean."""
-    err = e.errors()[0]
+    errors = e.errors()
+    # a misspelt key shows up twice (unknown + missing): the unknown one, with its did-you-mean, is the fix
+    err = next((x for x in errors if x.get("type") == "extra_forbidden"), errors[0])
     loc = tuple(err.get("loc", ()))
     key = ".".join(str(p) for p in loc) or None
     reason = err.get("msg", "invalid value")

@@ -61,7 +61,7 @@ def train(out_dir: Path, base: Path, *, steps: int, per_task: int, seed: int, lr
     shutil.rmtree(partial, ignore_errors=True)
     args = SFTConfig(output_dir=str(partial / "_trainer"), report_to=[], seed=seed, data_seed=seed, max_steps=steps,
                      per_device_train_batch_size=16, learning_rate=lr, lr_scheduler_type="cosine", warmup_steps=20,
-                     logging_steps=25, save_strategy="no", use_cpu=True, bf16=False, disable_tqdm=False,
+                     logging_steps=25, save_strategy="no", use_cpu=True, bf16=False, disable_tqdm=False, gradient_checkpointing=False,
                      completion_only_loss=True, max_length=None, dataloader_num_workers=0)
     processor = AutoProcessor.from_pretrained(base)
     model = AutoModelForImageTextToText.from_pretrained(base)

@@ -33,7 +33,11 @@ def _pixels(model_dir: str) -> dict[str, Any] | None:
         from transformers import AutoProcessor
 
         ip = AutoProcessor.from_pretrained(model_dir).image_processor
-        return {"min_pixels": getattr(ip, "min_pixels", None), "max_pixels": getattr(ip, "max_pixels", None)}
+        size = getattr(ip, "size", None)
+        lo = getattr(ip, "min_pixels", None) or getattr(size, "shortest_edge", None)
+        hi = getattr(ip, "max_pixels", None) or getattr(size, "longest_edge", None)
+        return {"min_pixels": lo, "max_pixels": hi, "patch_size": getattr(ip, "patch_size", None),
+                "merge_size": getattr(ip, "merge_size", None)}
     except Exception:  # provenance only; never fail a run over it
         return None
 
