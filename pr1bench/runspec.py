@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pr1bench.registry import did_you_mean
 from pr1bench.spec import VARIANTS, ConfigError, TaskSpec, config_hash, pydantic_to_config_error
 
-SECTIONS = ("task", "variant", "model", "seed", "trainer", "sft_trainer", "rewards", "matching", "data", "eval",
+SECTIONS = ("task", "variant", "model", "seed", "trainer", "sft_trainer", "rewards", "matching", "data", "generation",
+            "eval",
             "accelerate", "launch", "vllm", "sweep", "trial", "parent_run", "init_run")
 
 # Defaults tuned for the embedded tiny model on CPU (see ../shared/SPIKE-NOTES.md: small learning rates for
@@ -74,6 +75,7 @@ class RunSpec(BaseModel):
     rewards: dict[str, RewardOverride] = Field(default_factory=dict)
     matching: Literal["hungarian", "sequential"] | None = None
     data: dict[str, Any] = Field(default_factory=dict)
+    generation: dict[str, int] = Field(default_factory=dict)
     eval: EvalSpec = Field(default_factory=EvalSpec)
     accelerate: str = "cpu"
     launch: LaunchSpec = Field(default_factory=LaunchSpec)
@@ -217,6 +219,8 @@ def effective_task(spec: RunSpec, task: TaskSpec) -> TaskSpec:
         d["matching"] = spec.matching
     if spec.data:
         d["data"] = {**d["data"], **spec.data}
+    if spec.generation:
+        d["generation"] = {**d["generation"], **spec.generation}
     try:
         return TaskSpec.model_validate(d)
     except ValidationError as e:

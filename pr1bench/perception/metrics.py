@@ -1,0 +1,150 @@
+"""Evaluation metrics per task type, and a per-sample correct/score for ``samples.parquet``.
+
+Every metric takes parsed predictions (``ParsedAnswer`` in pixels, or ``None`` when the answer
+did not parse) and canonical targets (dicts or JSON strings), and returns a dict of floats in
+[0, 1] (fractions, not percentages). An unparseable answer counts as wrong, never as skipped, so
+a model cannot raise its score by refusing to answer. Notes that qualify a metric (e.g. COCO's
+score-1.0 convention) are in ``METRIC_NOTES`` rather than in the dict, which stays all-float.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from pr1bench.perception.coco import COCO_NOTE, coco_ap
+from pr1bench.perception.formats import ParsedAnswer
+from pr1bench.perception.geometry import as_boxes, iou_matrix
+from pr1bench.perception.matching import match
+from pr1bench.perception.targets import as_target, target_count, target_labels
+from pr1bench.perception.textdist import normalized_edit_distance, token_prf
+from pr1bench.registry import Registry
+
+Preds = Sequence[ParsedAnswer | None]
+MetricFn = Callable[..., dict[str, float]]
+METRICS: Registry[MetricFn] = Registry("metric")
+METRIC_NOTES: dict[str, str] = {"coco_ap": COCO_NOTE}
+TASK_TYPES: tuple[str, ...] = ("grounding", "counting", "ocr", "detection")
+OCR_CORRECT_NED = 0.05
+METRICS.add("coco_ap", coco_ap)
+
+
+def _mean(values: Sequence[float]) -> float:
+    return float(np.mean(values)) if len(values) else 0.0
+
+
+def _targets(targets: Sequence[object]) -> list[dict[str, Any]]:
+    return [dict(as_target(t) or {}) for t in targets]
+
+
+def first_box_iou(pred: ParsedAnswer | None, target: dict[str, Any]) -> float:
+    """IoU of the first predicted and first ground-truth box (0.0 if either is missing)."""
+    gt = as_boxes(target.get("boxes", []))
+    if pred is None or len(pred.boxes) == 0 or len(gt) == 0:
+        return 0.0
+    return float(iou_matrix(pred.boxes[:1], gt[:1])[0, 0])
+
+
+@METRICS.register("grounding_acc")
+def grounding_acc(preds: Preds, targets: Sequence[object]) -> dict[str, float]:
+    """Acc@IoU>=0.5/0.75/0.95 (``acc50``, ``acc75``, ``acc95``), their mean ``avg`` (the paper's
+    "Avg"), mean IoU ``miou`` and the parse rate."""
+    ious = np.array([first_box_iou(p, t) for p, t in zip(preds, _targets(targets), strict=True)])
+    accs = {f"acc{int(thr * 100)}": _mean(ious >= thr) for thr in (0.5, 0.75, 0.95)}
+    return {**accs, "avg": _mean(list(accs.values())), "miou": _mean(ious), "parse_rate": _parse_rate(preds)}
+
+
+@METRICS.register("count_acc")
+def count_acc(preds: Preds, targets: Sequence[object]) -> dict[str, float]:
+    """Exact-count accuracy ``acc``, mean absolute error ``mae`` (unparseable = predicted 0), parse rate."""
+    gts = [target_count(t) for t in _targets(targets)]
+    counts = [p.count if p is not None and p.count is not None else None for p in preds]
+    acc = [float(c == g) for c, g in zip(counts, gts, strict=True)]
+    mae = [abs((c or 0) - g) for c, g in zip(counts, gts, strict=True)]
+    return {"acc": _mean(acc), "mae": _mean(mae), "parse_rate": _parse_rate(preds)}
+
+
+@METRICS.register("ocr")
+def ocr(preds: Preds, targets: Sequence[object]) -> dict[str, float]:
+    """Mean normalised edit distance ``ned`` (lower is better; unparseable = 1), token
+    ``precision``/``recall``/``f1`` (multiset overlap, unparseable = 0), exact-match rate ``exact``."""
+    rows = [_ocr_row(p, t) for p, t in zip(preds, _targets(targets), strict=True)]
+    keys = ("ned", "precision", "recall", "f1")
+    out = {k: _mean([r[i] for r in rows]) for i, k in enumerate(keys)}
+    return {**out, "exact": _mean([float(r[0] == 0.0) for r in rows]), "parse_rate": _parse_rate(preds)}
+
+
+def _ocr_row(pred: ParsedAnswer | None, target: dict[str, Any]) -> tuple[float, float, float, float]:
+    if pred is None or pred.text is None:
+        return 1.0, 0.0, 0.0, 0.0
+    gt = str(target.get("text", "")).strip()
+    return (normalized_edit_distance(pred.text, gt), *token_prf(pred.text, gt))
+
+
+def _parse_rate(preds: Preds) -> float:
+    return _mean([float(p is not None) for p in preds])
+
+
+# ---------------------------------------------------------------- per-sample scores
+def _grounding_sample(pred: ParsedAnswer | None, target: dict[str, Any]) -> tuple[bool, float]:
+    """Score = IoU of the first box; correct at IoU >= 0.5 (the paper's Acc@0.5)."""
+    iou = first_box_iou(pred, target)
+    return iou >= 0.5, iou
+
+
+def _counting_sample(pred: ParsedAnswer | None, target: dict[str, Any]) -> tuple[bool, float]:
+    """Correct = exact count; score = max(0, 1 - |pred - gt| / max(gt, 1)) (unparseable = 0)."""
+    gt = target_count(target)
+    if pred is None or pred.count is None:
+        return False, 0.0
+    return pred.count == gt, max(0.0, 1.0 - abs(pred.count - gt) / max(gt, 1))
+
+
+def _ocr_sample(pred: ParsedAnswer | None, target: dict[str, Any]) -> tuple[bool, float]:
+    """Score = 1 - normalised edit distance; correct when NED <= ``OCR_CORRECT_NED`` (0.05),
+    i.e. at most one character error in twenty, since exact page transcripts are rare."""
+    ned = _ocr_row(pred, target)[0]
+    return ned <= OCR_CORRECT_NED, 1.0 - ned
+
+
+def _detection_sample(pred: ParsedAnswer | None, target: dict[str, Any]) -> tuple[bool, float]:
+    """Score = F1 at IoU >= 0.5 with matching labels (Hungarian on IoU); correct when F1 == 1,
+    i.e. every object found, correctly labelled, and nothing extra."""
+    gt = as_boxes(target.get("boxes", []))
+    n_pred = 0 if pred is None else len(pred.boxes)
+    if n_pred == 0 and len(gt) == 0:
+        return pred is not None, 1.0 if pred is not None else 0.0
+    if pred is None or n_pred == 0 or len(gt) == 0:
+        return False, 0.0
+    iou = iou_matrix(pred.boxes, gt)
+    rows, cols = match(iou, "hungarian")
+    gl, pl = target_labels(target), [x.strip().lower() for x in pred.labels]
+    tp = sum(
+        iou[i, j] >= 0.5 and i < len(pl) and j < len(gl) and pl[i] == gl[j]
+        for i, j in zip(rows.tolist(), cols.tolist(), strict=True)
+    )
+    f1 = 2.0 * tp / (n_pred + len(gt))
+    return f1 == 1.0, f1
+
+
+SCORERS: Registry[Callable[[ParsedAnswer | None, dict[str, Any]], tuple[bool, float]]] = Registry("task type")
+SCORERS.add("grounding", _grounding_sample)
+SCORERS.add("counting", _counting_sample)
+SCORERS.add("ocr", _ocr_sample)
+SCORERS.add("detection", _detection_sample)
+
+
+def score_samples(task_type: str, preds: Preds, targets: Sequence[object]) -> list[dict[str, Any]]:
+    """Per-sample ``{"correct": bool, "score": float in [0, 1]}`` for ``samples.parquet``.
+
+    The rules per task type are in the docstrings of ``_grounding_sample``, ``_counting_sample``,
+    ``_ocr_sample`` and ``_detection_sample``.
+    """
+    scorer = SCORERS.get(task_type)
+    out = []
+    for p, t in zip(preds, _targets(targets), strict=True):
+        correct, score = scorer(p, t)
+        out.append({"correct": bool(correct), "score": float(score)})
+    return out
