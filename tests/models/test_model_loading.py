@@ -1,0 +1,67 @@
+"""Loading checkpoints (with a fix-it error when missing) and cheap ``model info``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pr1bench.models.loading import ModelNotFoundError, load_model_and_processor, model_info, resolve_local
+
+
+def test_missing_local_path_names_path_and_fix(tmp_path: Path) -> None:
+    missing = tmp_path / "nope"
+    with pytest.raises(ModelNotFoundError) as err:
+        load_model_and_processor(missing)
+    assert str(missing) in str(err.value) and "pr1bench model build-tiny" in str(err.value)
+
+
+def test_directory_without_config_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ModelNotFoundError, match="config.json"):
+        model_info(tmp_path)
+
+
+@pytest.mark.parametrize("hub_id", ["Qwen/Qwen2-VL-2B-Instruct", "gpt2"])
+def test_hub_ids_pass_through(hub_id: str) -> None:
+    assert resolve_local(hub_id) is None
+
+
+def test_model_info_is_cheap_and_complete(tiny_dir: Path) -> None:
+    info = model_info(tiny_dir)
+    manifest = json.loads((tiny_dir / "pr1bench_model.json").read_text())
+    assert info["architecture"] == "Qwen2VLForConditionalGeneration"
+    assert info["param_count"] == manifest["param_count"]
+    assert info["visual_tokens"]["112"] == 16
+    assert info["image"] == {"patch": 14, "merge": 2, "min_pixels": 56 * 56, "max_pixels": 112 * 112}
+    assert info["manifest"]["seed"] == 0 and info["disk_bytes"] > 1_000_000
+    json.dumps(info)  # the CLI prints it with --json
+    code = f"import sys; from pr1bench.models.loading import model_info; model_info({str(tiny_dir)!r}); "
+    code += "assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize(("width", "height"), [(112, 112), (64, 100), (300, 200), (40, 40)])
+def test_visual_token_count_matches_processor(
+    tiny: tuple[Any, Any], tiny_dir: Path, width: int, height: int
+) -> None:
+    from PIL import Image
+
+    from pr1bench.models.loading import visual_tokens
+
+    processor = tiny[1]
+    grid = processor.image_processor(images=[Image.new("RGB", (width, height))], return_tensors="pt")[
+        "image_grid_thw"
+    ]
+    expected = int(grid.prod()) // 4
+    limits = model_info(tiny_dir)["image"]
+    assert visual_tokens(height, width, **limits) == expected
+
+
+def test_loaded_model_is_ready_for_generation(tiny: tuple[Any, Any]) -> None:
+    model, processor = tiny
+    assert not model.training and str(model.device) == "cpu"
+    assert processor.tokenizer.padding_side == "left"
