@@ -56,7 +56,10 @@ def accelerate_executable() -> list[str]:
 def build_command(spec: RunSpec, run_dir: Path) -> list[str]:
     """The exact `accelerate launch` command for a run (also what `--dry-run` prints)."""
     cmd = [*accelerate_executable(), "--config_file", str(accelerate_config(spec.accelerate))]
-    for key, val in spec.launch.model_dump().items():
+    launch_args = spec.launch.model_dump()
+    if spec.accelerate == "cpu" and launch_args["num_cpu_threads_per_process"] is None:
+        launch_args["num_cpu_threads_per_process"] = 1
+    for key, val in launch_args.items():
         if val is not None:
             cmd += [f"--{key}", str(val)]
     return [*cmd, "-m", "pr1bench.train", str(run_dir)]
@@ -153,6 +156,7 @@ def launch(run_dir: Path, *, on_metrics: Callable[[dict[str, Any]], None] | None
     spec = RunSpec.model_validate(read_run(run_dir)["config"]["run"])
     cmd = build_command(spec, run_dir)
     child_env = {**os.environ, **(env or {}), "PR1BENCH_RESUME": "1" if resume else "0",
+                 "PR1BENCH_PARENT_PID": str(os.getpid()),
                  "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
     log = open(run_dir / "train.log", "ab")  # noqa: SIM115 - closed in finally
     follower = _MetricsFollower(run_dir / "metrics.jsonl", skip_existing=not resume)

@@ -99,12 +99,32 @@ def execute(spec: RunSpec, task: TaskSpec, *, on_metrics: Callable[[dict[str, An
 def resume(run_dir: Path, *, on_metrics: Callable[[dict[str, Any]], None] | None = None,
            status: Callable[[str], None] | None = None, ingest: bool = True) -> RunResult:
     """Continue a killed or failed run from its last checkpoint (optimizer and RNG state included)."""
+    from pr1bench.launch import read_run
+
+    rec = read_run(run_dir)
+    if rec.get("status") == "completed":
+        raise ValueError(f"run {run_dir.name} already completed; nothing to resume")
+    pid = rec.get("pid")
+    if rec.get("status") == "running" and pid and _alive(int(pid)):
+        raise ValueError(f"run {run_dir.name} is still running (pid {pid}); stop it first or wait")
     if status:
         status(f"resuming {run_dir.name}")
     result = launch(run_dir, on_metrics=on_metrics, resume=True)
     if ingest:
         ingest_quietly(run_dir)
     return result
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def ingest_quietly(run_dir: Path) -> str | None:

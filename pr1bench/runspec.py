@@ -56,6 +56,9 @@ class LaunchSpec(BaseModel):
     machine_rank: int | None = None
     main_process_ip: str | None = None
     main_process_port: int | None = None
+    num_cpu_threads_per_process: int | None = Field(
+        None, ge=1, description="CPU threads per process; default 1 with the cpu config (the tiny model's matmuls "
+        "are too small to gain from more, and sweeps run several trials side by side)")
 
 
 class RewardOverride(BaseModel):

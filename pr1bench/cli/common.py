@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
@@ -29,15 +29,10 @@ def user_errors() -> Iterator[None]:
 
     try:
         yield
-    except (ConfigError, UnknownNameError, FileNotFoundError) as e:
+    except (ConfigError, UnknownNameError, FileNotFoundError, ValueError) as e:
         fail(str(e))
 
 
 def print_json(obj: Any) -> None:
     """Machine-readable output on stdout (no rich markup, no wrapping)."""
     sys.stdout.write(json.dumps(obj, indent=2, default=str, allow_nan=False) + "\n")
-
-
-def lazy(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Marker for readability: the decorated command imports its heavy modules inside its body."""
-    return fn

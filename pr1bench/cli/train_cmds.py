@@ -105,7 +105,8 @@ def train(
         if not (run_dir / "run.json").is_file():
             fail(f"no run {resume!r} under {runs_dir()} (see `pr1bench runs ls`)")
         spec = RunSpec.model_validate(json.loads((run_dir / "run.json").read_text())["config"]["run"])
-        result = _run_with_progress(runner.resume, spec, run_dir, ingest=not no_ingest)
+        with user_errors():
+            result = _run_with_progress(runner.resume, spec, run_dir, ingest=not no_ingest)
         _summary(result, json_out)
         return
     if task is None:

@@ -145,12 +145,41 @@ def evaluate_model(model_path: str, task: TaskSpec, spec: RunSpec, *, cot: bool)
     return evaluate_rows(task, rows, gen, cot=cot, seed=spec.seed)
 
 
+def watch_parent(run_dir: Path, interval: float = 1.0) -> None:
+    """End this training when the launching CLI dies (even by kill -9), so no orphan keeps writing the run dir.
+
+    The child runs in its own session (Ctrl-C reaches only the parent, which then stops it gracefully), so
+    it would otherwise outlive a killed parent; the run is left resumable from its last checkpoint.
+    """
+    import signal
+    import threading
+    import time
+
+    ppid = int(os.environ.get("PR1BENCH_PARENT_PID", "0") or 0)
+    if ppid <= 0:
+        return
+
+    def loop() -> None:
+        while True:
+            time.sleep(interval)
+            try:
+                os.kill(ppid, 0)
+            except ProcessLookupError:
+                update_run(run_dir, status="killed", error=f"launching process {ppid} died", ended_at=now_iso())
+                os.killpg(os.getpgrp(), signal.SIGKILL)
+            except PermissionError:
+                continue
+
+    threading.Thread(target=loop, name="pr1bench-parent-watch", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = argv if argv is not None else sys.argv[1:]
     if len(args) != 1:
         print("usage: accelerate launch -m pr1bench.train RUN_DIR", file=sys.stderr)
         return 2
     run_dir = Path(args[0])
+    watch_parent(run_dir)
     try:
         run(run_dir)
     except BaseException as e:  # record why, then let the parent see a non-zero exit

@@ -33,9 +33,15 @@ def _device_kwargs() -> dict[str, Any]:
 
 
 def last_checkpoint(ckpt_dir: Path) -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
-
-    return get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
+    """The newest *complete* checkpoint: a kill during a save leaves a directory without its state files."""
+    if not ckpt_dir.is_dir():
+        return None
+    done = []
+    for d in ckpt_dir.glob("checkpoint-*"):
+        step = d.name.rsplit("-", 1)[-1]
+        if step.isdigit() and (d / "trainer_state.json").is_file() and (d / "optimizer.pt").is_file():
+            done.append((int(step), d))
+    return str(max(done)[1]) if done else None
 
 
 def _common_args(out: Path, seed: int, trainer_cfg: dict[str, Any]) -> dict[str, Any]:
