@@ -24,7 +24,8 @@ TaskType = Literal["grounding", "counting", "ocr", "detection"]
 Variant = Literal["base", "sft", "grpo", "cot-grpo", "sft-grpo"]
 VARIANTS: tuple[str, ...] = ("base", "sft", "grpo", "cot-grpo", "sft-grpo")
 REAL_SOURCES = ("refcoco", "pixmo_count", "pageocr", "coco", "jsonl")
-REAL_DATA_KEYS = {"annotations", "images", "refs", "split", "eval_split", "train_split", "lang", "max_samples"}
+REAL_DATA_KEYS = {"annotations", "images", "refs", "split", "eval_split", "train_split", "lang", "max_samples",
+                  "min_pixels", "max_pixels"}
 TASKS_ENV = "PR1BENCH_TASKS"
 
 

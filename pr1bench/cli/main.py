@@ -62,6 +62,7 @@ def _mount_optional() -> None:
         ("pr1bench.cli.train_cmds", "train"),
         ("pr1bench.cli.sweep_cmds", "sweep"),
         ("pr1bench.cli.report_cmds", "report"),
+        ("pr1bench.cli.data_cmds", "data"),
     ):
         try:
             mod = importlib.import_module(mod_name)

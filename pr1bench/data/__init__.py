@@ -18,6 +18,7 @@ from pr1bench.data.base import (
     validate_params,
 )
 from pr1bench.data.draw import PlacementError
+from pr1bench.data.real import load_real
 
 __all__ = [
     "GENERATORS",
@@ -27,5 +28,6 @@ __all__ = [
     "derive_seed",
     "generate",
     "iter_samples",
+    "load_real",
     "validate_params",
 ]
