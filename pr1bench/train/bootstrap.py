@@ -44,9 +44,9 @@ def mixed_rows(per_task: int, seed: int) -> list[tuple[Row, bool]]:
 def train(out_dir: Path, base: Path, *, steps: int, per_task: int, seed: int, lr: float) -> None:
     from datasets import Dataset
     from transformers import AutoModelForImageTextToText, AutoProcessor, set_seed
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig
 
-    from pr1bench.train.phases import conversation
+    from pr1bench.train.phases import conversation, grouped_sft_trainer
 
     set_seed(seed)
     rows = mixed_rows(per_task, seed)
@@ -65,7 +65,8 @@ def train(out_dir: Path, base: Path, *, steps: int, per_task: int, seed: int, lr
                      completion_only_loss=True, max_length=None, dataloader_num_workers=0)
     processor = AutoProcessor.from_pretrained(base)
     model = AutoModelForImageTextToText.from_pretrained(base)
-    trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=processor)
+    lengths = [len(r.answer) + (30 if cot else 0) for r, cot in rows]
+    trainer = grouped_sft_trainer(lengths)(model=model, args=args, train_dataset=ds, processing_class=processor)
     trainer.train()
     trainer.save_model(str(partial))
     processor.save_pretrained(str(partial))

@@ -24,6 +24,27 @@ def conversation(row: Row, system: str | None) -> list[dict[str, Any]]:
     return msgs
 
 
+def grouped_sft_trainer(lengths: list[int]) -> Any:
+    """SFTTrainer whose batches group samples of similar answer length (randomised in megabatches).
+
+    A batch pads to its longest sample; with 1-object and 10-object answers mixed, most tokens would be
+    padding (measured: ~3x slower steps on mixed detection data). TRL's own group_by_length needs a length
+    column that its vision collator drops, so the sampler is given the lengths directly.
+    """
+    import torch
+    from transformers.trainer_pt_utils import LengthGroupedSampler
+    from trl import SFTTrainer
+
+    class _Grouped(SFTTrainer):
+        def _get_train_sampler(self, train_dataset: Any = None) -> Any:
+            g = torch.Generator()
+            g.manual_seed(int(self.args.seed))
+            bs = self.args.train_batch_size * self.args.gradient_accumulation_steps
+            return LengthGroupedSampler(bs, lengths=lengths, generator=g)
+
+    return _Grouped
+
+
 def _device_kwargs() -> dict[str, Any]:
     import torch
 
@@ -65,7 +86,7 @@ def run_sft(*, model_path: str, rows: list[Row], system: str | None, out_dir: Pa
     """Supervised fine-tuning on ground-truth answers, loss on the answer tokens only."""
     from datasets import Dataset
     from transformers import AutoModelForImageTextToText, AutoProcessor
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig
 
     ds = Dataset.from_list([
         {"prompt": conversation(r, system),
@@ -79,8 +100,9 @@ def run_sft(*, model_path: str, rows: list[Row], system: str | None, out_dir: Pa
     processor = AutoProcessor.from_pretrained(model_path)
     model = AutoModelForImageTextToText.from_pretrained(model_path)
     writer = MetricsWriter(metrics_path, phase)
-    trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=processor,
-                         callbacks=[writer, *(callbacks or [])])
+    trainer_cls = grouped_sft_trainer([len(r.answer) for r in rows])
+    trainer = trainer_cls(model=model, args=args, train_dataset=ds, processing_class=processor,
+                          callbacks=[writer, *(callbacks or [])])
     trainer.train(resume_from_checkpoint=_resume(writer, ckpt_dir, resume))
     return _save(trainer, processor, out_dir)
 
