@@ -57,7 +57,8 @@ def ensure_embedded(*, status: Callable[[str], None] | None = None, steps: int |
                            check=True)
         if status:
             status(f"bootstrapping (instruction warm-up) into {out}; progress in {out}.log")
-        cmd = [*accelerate_executable(), "--config_file", str(accelerate_config("cpu")), "-m",
+        cmd = [*accelerate_executable(), "--config_file", str(accelerate_config("cpu")),
+               "--num_cpu_threads_per_process", "1", "-m",
                "pr1bench.train.bootstrap", str(out), "--base", str(tiny_path()), "--seed", str(seed)]
         if steps:
             cmd += ["--steps", str(steps)]

@@ -11,7 +11,7 @@ import math
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     """How `pr1bench sql` prints a result."""
 
     table = "table"
@@ -211,7 +211,9 @@ def _show_provenance(run: dict[str, Any]) -> None:
 @runs_app.command("rm")
 def runs_rm(
     run_id: str = typer.Argument(..., help="The run to delete."),
-    files: bool = typer.Option(False, "--files", help="Also delete its run directory (checkpoints included)."),
+    files: bool = typer.Option(
+        False, "--files", help="Also delete its run directory (checkpoints included)."
+    ),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Delete a run's rows from the database (one transaction); --files also removes its directory.
@@ -287,7 +289,9 @@ def _print_ingest_summary(results: list[Any]) -> None:
 
 def export_command(
     parquet: Path = typer.Option(..., "--parquet", help="Folder to write <table>.parquet files into."),
-    views: bool = typer.Option(False, "--views", help="Also export the views (final_metrics, best_trials, rl_gain)."),
+    views: bool = typer.Option(
+        False, "--views", help="Also export the views (final_metrics, best_trials, rl_gain)."
+    ),
 ) -> None:
     """Export every table of the results database as Parquet (for pandas, polars, Spark, ...).
 

@@ -1,0 +1,1 @@
+"""Ordered schema migrations as commented SQL files (``NNNN_name.sql``), applied by ``pr1bench.store.migrations``."""
