@@ -86,9 +86,16 @@ def model_for(spec: RunSpec, *, status: Callable[[str], None] | None = None) -> 
 
 
 def execute(spec: RunSpec, task: TaskSpec, *, on_metrics: Callable[[dict[str, Any]], None] | None = None,
-            status: Callable[[str], None] | None = None, ingest: bool = True) -> RunResult:
-    """Prepare, launch and (optionally) ingest one run; never raises for a failed training."""
+            status: Callable[[str], None] | None = None, ingest: bool = True,
+            on_start: Callable[[Path], None] | None = None) -> RunResult:
+    """Prepare, launch and (optionally) ingest one run; never raises for a failed training.
+
+    ``on_start(run_dir)`` is called once the run dir exists, before the launch (sweeps track it there, so a
+    trial pruned from inside ``on_metrics`` still knows its run).
+    """
     run_dir = prepare_run(spec, task, model_path=model_for(spec, status=status))
+    if on_start:
+        on_start(run_dir)
     if status:
         status(f"run {run_dir.name}: launching accelerate")
     result = launch(run_dir, on_metrics=on_metrics)

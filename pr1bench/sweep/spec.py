@@ -358,7 +358,7 @@ def _check_probe(spec: SweepSpec, task: TaskSpec, path: Path, variant: str) -> N
 
 def _validate_raw(raw: dict[str, Any], task: TaskSpec, path: Path, where: str, value: Any = ...) -> None:
     from pr1bench.runspec import effective_task
-    from pr1bench.sweep.trlkeys import check_trainer_keys
+    from pr1bench.trlkeys import check_trainer_keys
 
     try:
         run = validate_run(raw, task, check_trl=False)

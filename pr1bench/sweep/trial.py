@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from pr1bench.paths import runs_dir
 
 if TYPE_CHECKING:
     import optuna
@@ -26,7 +23,6 @@ if TYPE_CHECKING:
     from pr1bench.spec import TaskSpec
 
 Event = Callable[[str, int, Any], None]
-_RUN_MSG = re.compile(r"^run (\S+): launching")
 
 
 class NonFiniteError(RuntimeError):
@@ -105,17 +101,15 @@ def run_trial(
     reporter = Reporter(trial, metric, number, on_event)
     seen: dict[str, Path] = {}
 
-    def status(msg: str) -> None:
-        m = _RUN_MSG.match(msg)
-        if m:
-            seen["run_dir"] = runs_dir() / m.group(1)
-            if on_event:
-                on_event("run", number, seen["run_dir"])
+    def on_start(run_dir: Path) -> None:
+        seen["run_dir"] = run_dir
+        if on_event:
+            on_event("run", number, run_dir)
 
     t0 = time.perf_counter()
     out = Outcome("FAIL")
     try:
-        result = execute(spec, task, on_metrics=reporter, status=status, ingest=False)
+        result = execute(spec, task, on_metrics=reporter, on_start=on_start, ingest=False)
         out.run_dir = result.run_dir
         if result.status != "completed":
             out.error = result.error or f"run ended {result.status}"
@@ -130,23 +124,10 @@ def run_trial(
     except Exception as e:  # a bad model path, a full disk: this trial fails, the sweep goes on
         out.error = f"{type(e).__name__}: {e}"
     out.wall = time.perf_counter() - t0
-    out.run_dir = out.run_dir or seen.get("run_dir") or _find_run_dir(spec)
+    out.run_dir = out.run_dir or seen.get("run_dir")
     out.intermediate = reporter.values
     _note_on_run(out)
     return out
-
-
-def _find_run_dir(spec: RunSpec) -> Path | None:
-    """The run dir of a trial whose execute raised before returning (run.json links it via sweep/trial)."""
-    prefix = f"{spec.task}-{spec.variant}-s{spec.seed}-"
-    for d in sorted(runs_dir().glob(f"{prefix}*"), key=lambda p: p.stat().st_mtime, reverse=True)[:50]:
-        try:
-            rec = json.loads((d / "run.json").read_text())
-        except (OSError, ValueError):
-            continue
-        if rec.get("sweep") == spec.sweep and rec.get("trial") == spec.trial:
-            return d
-    return None
 
 
 def _note_on_run(out: Outcome) -> None:
