@@ -59,3 +59,13 @@ def bench(session: nox.Session) -> None:
 
     for script in sorted(pathlib.Path("benchmarks").glob("bench_*.py")):
         session.run("python", str(script), *session.posargs)
+
+
+@nox.session(default=False)
+def repro(session: nox.Session) -> None:
+    """Re-run the shipped reference runs (results/reference) and fail when a metric drifts beyond tolerance."""
+    _install(session)
+    # `nox -s repro -- other/dir --tolerance acc=0.02` picks another reference set and extra tolerances.
+    args = list(session.posargs)
+    ref = args.pop(0) if args and not args[0].startswith("-") else "results/reference"
+    session.run("pr1bench", "repro", "--reference", ref, *args)
