@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -20,3 +22,11 @@ def results_dir(tmp_path, monkeypatch):
     set_results_dir(root)
     yield root
     set_results_dir(None)
+
+
+@pytest.fixture(scope="session")
+def raw_tiny(tmp_path_factory):
+    """A raw (random-init) tiny Qwen2-VL built once per test session: tests the machinery, not learning."""
+    out = tmp_path_factory.mktemp("models") / "tiny"
+    subprocess.run([sys.executable, "-m", "pr1bench.train.build_tiny", str(out)], check=True, capture_output=True)
+    return out

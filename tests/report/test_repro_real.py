@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -12,13 +10,6 @@ from typer.testing import CliRunner
 from pr1bench.cli.main import app
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def raw_tiny(tmp_path_factory):
-    out = tmp_path_factory.mktemp("models") / "tiny"
-    subprocess.run([sys.executable, "-m", "pr1bench.train.build_tiny", str(out)], check=True, capture_output=True)
-    return out
 
 
 @pytest.mark.slow

@@ -1,4 +1,7 @@
-"""`pr1bench sweep NAME` (default run), ls, status and best through the CLI, with the fake training child."""
+"""`pr1bench sweep` commands that need no training: validate, ls, status/best of a missing study, did-you-mean.
+
+The run/status/best/ls round trip over real trainings is in test_real_trials.py (slow).
+"""
 
 from __future__ import annotations
 
@@ -8,34 +11,36 @@ import sys
 from typer.testing import CliRunner
 
 from pr1bench.cli.main import app
+from tests.sweep.conftest import write_sweep
 
 runner = CliRunner()
+BODY = (
+    "base: {task: counting, variant: grpo, trainer: {per_device_train_batch_size: 4, num_generations: 2}}\n"
+    "objective: {metric: acc}\n"
+    "search_space: {beta: {type: float, low: 0.0, high: 0.1}}\n"
+)
 
 
-def test_sweep_run_status_best_ls(results_dir, fake_sweep, fake_launch):
-    fake_sweep(n=2)
-    r = runner.invoke(app, ["sweep", "fake", "--jobs", "2", "--json", "eval.n=2"])
-    assert r.exit_code == 0, r.output
-    out = json.loads(r.stdout[r.stdout.index("{") :])
-    assert out["finished"] == 2 and out["best"]["value"] == max(t["value"] for t in out["trials"])
-    assert out["best_command"].startswith("pr1bench train counting --variant grpo")
-
-    r = runner.invoke(app, ["sweep", "status", "fake", "--json"])
-    assert r.exit_code == 0 and [t["state"] for t in json.loads(r.stdout)] == ["COMPLETE", "COMPLETE"]
-    r = runner.invoke(app, ["sweep", "best", "fake", "--json"])
-    best = json.loads(r.stdout)
-    assert best["value"] == out["best"]["value"] and " beta=" in best["command"]
-    r = runner.invoke(app, ["sweep", "ls", "--json"])
-    rows = {x["sweep"]: x for x in json.loads(r.stdout)}
-    assert rows["fake"]["finished"] == 2 and rows["fake"]["ok"]
-    r = runner.invoke(app, ["sweep", "fake"])  # the study exists: --resume is required
-    assert r.exit_code == 2 and "--resume" in r.output
-
-
-def test_unknown_sweep_did_you_mean(sweeps_dir, fake_sweep):
-    fake_sweep(name="detect")
+def test_unknown_sweep_did_you_mean(sweeps_dir):
+    write_sweep(sweeps_dir, "detect", BODY)
     r = runner.invoke(app, ["sweep", "detetc"])
     assert r.exit_code == 2 and "Did you mean 'detect'" in r.output
+
+
+def test_validate_ok_file(sweeps_dir):
+    path = write_sweep(sweeps_dir, "ok", BODY)
+    r = runner.invoke(app, ["sweep", "validate", str(path)])
+    assert r.exit_code == 0, r.output
+
+
+def test_ls_status_best_without_a_study(results_dir, sweeps_dir):
+    write_sweep(sweeps_dir, "ok", BODY)
+    r = runner.invoke(app, ["sweep", "ls", "--json"])
+    assert r.exit_code == 0, r.output
+    assert all(row.get("finished", 0) == 0 for row in json.loads(r.stdout))
+    for cmd in ("status", "best"):
+        r = runner.invoke(app, ["sweep", cmd, "ok", "--json"])
+        assert r.exit_code == 2 and "pr1bench sweep ok" in r.output, r.output
 
 
 def test_help_does_not_import_heavy_modules():
