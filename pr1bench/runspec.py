@@ -92,9 +92,15 @@ class RunSpec(BaseModel):
 def parse_value(text: str) -> Any:
     """`key=value` values are YAML scalars: 1e-5, true, [4, 8], null, plain strings."""
     try:
-        return yaml.safe_load(text)
+        value = yaml.safe_load(text)
     except yaml.YAMLError:
         return text
+    if isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string; users mean a number
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def set_dotted(d: dict[str, Any], key: str, value: Any) -> None:

@@ -76,3 +76,9 @@ def test_bad_input_clear_error(results_dir, args, needle):
     assert r.exit_code != 0
     assert needle.lower() in r.output.lower(), r.output
     assert not (results_dir / "runs").exists()  # nothing was created
+
+
+def test_scientific_notation_overrides_are_numbers(results_dir):
+    r, out = dry(results_dir, "counting", "learning_rate=1e-3", "beta=4e-2")
+    assert r.exit_code == 0, r.output
+    assert out["trainer"]["grpo"]["learning_rate"] == 1e-3 and out["trainer"]["grpo"]["beta"] == 0.04
