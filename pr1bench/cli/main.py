@@ -56,7 +56,7 @@ def _mount_optional() -> None:
     """Mount command groups whose modules exist (they are built issue by issue)."""
     import importlib
 
-    for mod_name, how in (
+    for mod_name, _how in (
         ("pr1bench.cli.store_cmds", "store"),
         ("pr1bench.cli.score_cmds", "score"),
         ("pr1bench.cli.train_cmds", "train"),

@@ -176,7 +176,7 @@ def eval_cmd(
 
 
 def bootstrap(
-    steps: int = typer.Option(None, "--steps", help="SFT steps of the warm-up (default 400)."),
+    steps: int = typer.Option(None, "--steps", help="SFT steps of the warm-up (default 1200)."),
     force: bool = typer.Option(False, "--force", help="Rebuild even if cached."),
     seed: int = typer.Option(0, "--seed"),
     json_out: bool = typer.Option(False, "--json"),

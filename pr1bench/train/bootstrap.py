@@ -21,8 +21,8 @@ from pathlib import Path
 from pr1bench.dataset import Row, build_rows, cot_answer
 
 SYNTHETIC_TASKS = ("grounding", "counting", "detection", "ocr")
-DEFAULT_STEPS = 400
-DEFAULT_PER_TASK = 1500
+DEFAULT_STEPS = 1200
+DEFAULT_PER_TASK = 3000
 
 
 def mixed_rows(per_task: int, seed: int) -> list[tuple[Row, bool]]:
