@@ -88,15 +88,9 @@ def visual_tokens(
     The image is resized to multiples of ``patch * merge`` with area in ``[min_pixels, max_pixels]``; each
     ``merge x merge`` block of patches becomes one token.
     """
-    factor = patch * merge
-    h, w = round(height / factor) * factor, round(width / factor) * factor
-    if h * w > max_pixels:
-        beta = math.sqrt(height * width / max_pixels)
-        h = max(factor, math.floor(height / beta / factor) * factor)
-        w = max(factor, math.floor(width / beta / factor) * factor)
-    elif h * w < min_pixels:
-        beta = math.sqrt(min_pixels / (height * width))
-        h, w = math.ceil(height * beta / factor) * factor, math.ceil(width * beta / factor) * factor
+    from pr1bench.data.real.coords import smart_resize  # one implementation of Qwen2-VL's resize rule
+
+    w, h = smart_resize(width, height, factor=patch * merge, min_pixels=min_pixels, max_pixels=max_pixels)
     return (h // patch) * (w // patch) // (merge * merge)
 
 
