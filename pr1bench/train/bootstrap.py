@@ -1,6 +1,7 @@
 """Instruction warm-up of the embedded tiny model (the analog of an instruct checkpoint).
 
-A random-init model gets reward 0 everywhere, so GRPO has no signal. This short, deterministic SFT on a
+A random-init model gets reward 0 everywhere, so GRPO has no signal. First the vision tower is pretrained on
+generic scenes (see ``vision_pretrain``: without it the tiny model never learns to look). Then a deterministic SFT on a
 mixed synthetic set (all four synthetic tasks, a quarter of the samples in the CoT think/answer shape) teaches
 the answer formats while leaving most of the accuracy to be won by task training: the per-task accuracy it
 reaches is written to ``bootstrap_eval.json`` beside the model and shown by `pr1bench model bootstrap`.
@@ -23,6 +24,7 @@ from pr1bench.dataset import Row, build_rows, cot_answer
 SYNTHETIC_TASKS = ("grounding", "counting", "detection", "ocr")
 DEFAULT_STEPS = 1200
 DEFAULT_PER_TASK = 3000
+DEFAULT_VISION_STEPS = 400
 
 
 def mixed_rows(per_task: int, seed: int) -> list[tuple[Row, bool]]:
@@ -41,7 +43,8 @@ def mixed_rows(per_task: int, seed: int) -> list[tuple[Row, bool]]:
     return out
 
 
-def train(out_dir: Path, base: Path, *, steps: int, per_task: int, seed: int, lr: float) -> None:
+def train(out_dir: Path, base: Path, *, steps: int, per_task: int, seed: int, lr: float,
+          vision_steps: int = DEFAULT_VISION_STEPS) -> None:
     from datasets import Dataset
     from transformers import AutoModelForImageTextToText, AutoProcessor, set_seed
     from trl import SFTConfig
@@ -65,6 +68,9 @@ def train(out_dir: Path, base: Path, *, steps: int, per_task: int, seed: int, lr
                      completion_only_loss=True, max_length=None, dataloader_num_workers=0)
     processor = AutoProcessor.from_pretrained(base)
     model = AutoModelForImageTextToText.from_pretrained(base)
+    from pr1bench.train.vision_pretrain import pretrain_vision
+
+    vision = pretrain_vision(model, processor, steps=vision_steps, seed=seed) if vision_steps else {}
     lengths = [len(r.answer) + (30 if cot else 0) for r, cot in rows]
     trainer = grouped_sft_trainer(lengths)(model=model, args=args, train_dataset=ds, processing_class=processor)
     trainer.train()
@@ -73,7 +79,8 @@ def train(out_dir: Path, base: Path, *, steps: int, per_task: int, seed: int, lr
     shutil.rmtree(partial / "_trainer", ignore_errors=True)
     manifest = json.loads((base / "pr1bench_model.json").read_text())
     manifest["bootstrap"] = {"steps": steps, "per_task": per_task, "seed": seed, "learning_rate": lr,
-                             "tasks": list(SYNTHETIC_TASKS), "cot_fraction": 0.25, "base": str(base)}
+                             "tasks": list(SYNTHETIC_TASKS), "cot_fraction": 0.25, "base": str(base),
+                             "vision_pretrain": {"steps": vision_steps, **vision}}
     (partial / "pr1bench_model.json").write_text(json.dumps(manifest, indent=2))
     (partial / "bootstrap_eval.json").write_text(json.dumps(evaluate_all(partial, seed), indent=2))
     shutil.rmtree(out_dir, ignore_errors=True)
@@ -109,8 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--per-task", type=int, default=DEFAULT_PER_TASK)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--vision-steps", type=int, default=DEFAULT_VISION_STEPS)
     a = p.parse_args(argv)
-    train(a.out_dir, a.base, steps=a.steps, per_task=a.per_task, seed=a.seed, lr=a.lr)
+    train(a.out_dir, a.base, steps=a.steps, per_task=a.per_task, seed=a.seed, lr=a.lr, vision_steps=a.vision_steps)
     return 0
 
 
