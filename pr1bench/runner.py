@@ -17,6 +17,7 @@ from typing import Any
 
 from pr1bench.embedded import bootstrap_path, is_ready, resolve_model, tiny_path
 from pr1bench.launch import RunResult, accelerate_config, accelerate_executable, launch, prepare_run
+from pr1bench.procs import pid_alive
 from pr1bench.runspec import RunSpec, apply_overrides, validate_run
 from pr1bench.spec import TaskSpec, load_task
 
@@ -113,7 +114,7 @@ def resume(run_dir: Path, *, on_metrics: Callable[[dict[str, Any]], None] | None
     if rec.get("status") == "completed":
         raise ValueError(f"run {run_dir.name} already completed; nothing to resume")
     pid = rec.get("pid")
-    if rec.get("status") == "running" and pid and _alive(int(pid)):
+    if rec.get("status") == "running" and pid and pid_alive(int(pid)):
         raise ValueError(f"run {run_dir.name} is still running (pid {pid}); stop it first or wait")
     if status:
         status(f"resuming {run_dir.name}")
@@ -121,18 +122,6 @@ def resume(run_dir: Path, *, on_metrics: Callable[[dict[str, Any]], None] | None
     if ingest:
         ingest_quietly(run_dir)
     return result
-
-
-def _alive(pid: int) -> bool:
-    import os
-
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def ingest_quietly(run_dir: Path) -> str | None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pr1bench.paths import optuna_dir
+from pr1bench.procs import pid_alive, process_start
 from pr1bench.spec import ConfigError
 from pr1bench.sweep.spec import SweepSpec
 
@@ -208,25 +209,6 @@ class Lease:
     start: str | None
     host: str
     run_dir: str | None = None
-
-
-def process_start(pid: int) -> str | None:
-    """The kernel's start time of a process (guards against a recycled pid), or None where unavailable."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
-def pid_alive(pid: int, start: str | None) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return start is None or process_start(pid) in (None, start)
 
 
 class Leases:

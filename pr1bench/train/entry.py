@@ -155,6 +155,8 @@ def watch_parent(run_dir: Path, interval: float = 1.0) -> None:
     import threading
     import time
 
+    from pr1bench.procs import pid_alive
+
     ppid = int(os.environ.get("PR1BENCH_PARENT_PID", "0") or 0)
     if ppid <= 0:
         return
@@ -162,13 +164,9 @@ def watch_parent(run_dir: Path, interval: float = 1.0) -> None:
     def loop() -> None:
         while True:
             time.sleep(interval)
-            try:
-                os.kill(ppid, 0)
-            except ProcessLookupError:
+            if not pid_alive(ppid):
                 update_run(run_dir, status="killed", error=f"launching process {ppid} died", ended_at=now_iso())
                 os.killpg(os.getpgrp(), signal.SIGKILL)
-            except PermissionError:
-                continue
 
     threading.Thread(target=loop, name="pr1bench-parent-watch", daemon=True).start()
 
