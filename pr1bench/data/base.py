@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
 
-from pr1bench.data.draw import BACKGROUND
+from pr1bench.data.draw import BACKGROUND, PALETTE, SHAPES
 from pr1bench.registry import Registry
 
 #: The Qwen2-VL processor resizes images to multiples of 28 px; keeping sizes on that grid keeps the
@@ -82,6 +82,10 @@ def check_names(values: list[str], known: tuple[str, ...] | list[str], kind: str
     if bad:
         raise ValueError(f"unknown {kind} {bad}; known: {', '.join(known)}")
     return values
+
+
+ColourList = Annotated[list[str], AfterValidator(lambda v: check_names(v, list(PALETTE), "colour"))]
+ShapeList = Annotated[list[str], AfterValidator(lambda v: check_names(v, SHAPES, "shape"))]
 
 
 class MultiObjectParams(BaseParams):

@@ -10,7 +10,15 @@ from __future__ import annotations
 import numpy as np
 from pydantic import field_validator, model_validator
 
-from pr1bench.data.base import GENERATORS, Draft, Generator, IntRange, MultiObjectParams, check_names
+from pr1bench.data.base import (
+    GENERATORS,
+    ColourList,
+    Draft,
+    Generator,
+    IntRange,
+    MultiObjectParams,
+    ShapeList,
+)
 from pr1bench.data.draw import PALETTE, SHAPES, Obj, arrange, place, render
 
 #: Probability that a distractor shares the counted class's colour or shape (when such a class exists).
@@ -34,8 +42,8 @@ class CountParams(MultiObjectParams):
     n_objects: IntRange = (1, 10)
     n_distractors: IntRange = (0, 3)
     target_classes: list[str] = ["red circle", "blue square", "green triangle"]
-    colours: list[str] = ["red", "green", "blue", "yellow"]
-    shapes: list[str] = ["circle", "square", "triangle"]
+    colours: ColourList = ["red", "green", "blue", "yellow"]
+    shapes: ShapeList = ["circle", "square", "triangle"]
 
     @field_validator("target_classes")
     @classmethod
@@ -45,16 +53,6 @@ class CountParams(MultiObjectParams):
         for t in v:
             parse_class(t)
         return v
-
-    @field_validator("colours")
-    @classmethod
-    def _colours(cls, v: list[str]) -> list[str]:
-        return check_names(v, list(PALETTE), "colour")
-
-    @field_validator("shapes")
-    @classmethod
-    def _shapes(cls, v: list[str]) -> list[str]:
-        return check_names(v, SHAPES, "shape")
 
     @model_validator(mode="after")
     def _has_distractors(self) -> CountParams:

@@ -20,10 +20,18 @@ import itertools
 from typing import Any
 
 import numpy as np
-from pydantic import field_validator, model_validator
+from pydantic import model_validator
 
-from pr1bench.data.base import GENERATORS, BaseParams, Draft, Generator, IntRange, check_names
-from pr1bench.data.draw import PALETTE, SHAPES, Obj, place, render
+from pr1bench.data.base import (
+    GENERATORS,
+    BaseParams,
+    ColourList,
+    Draft,
+    Generator,
+    IntRange,
+    ShapeList,
+)
+from pr1bench.data.draw import Obj, place, render
 
 ATTRS = ("size", "colour", "shape")
 SUPERLATIVES = {"leftmost": (0, -1), "rightmost": (0, 1), "top": (1, -1), "bottom": (1, 1)}
@@ -40,20 +48,10 @@ class ReferringParams(BaseParams):
     """Parameters of ``referring``; ``n_distractors`` is the complexity knob (n is always 1)."""
 
     n_distractors: IntRange = (1, 5)
-    colours: list[str] = ["red", "green", "blue", "yellow"]
-    shapes: list[str] = ["circle", "square", "triangle"]
+    colours: ColourList = ["red", "green", "blue", "yellow"]
+    shapes: ShapeList = ["circle", "square", "triangle"]
     small_size: IntRange = (10, 15)
     large_size: IntRange = (21, 28)
-
-    @field_validator("colours")
-    @classmethod
-    def _colours(cls, v: list[str]) -> list[str]:
-        return check_names(v, list(PALETTE), "colour")
-
-    @field_validator("shapes")
-    @classmethod
-    def _shapes(cls, v: list[str]) -> list[str]:
-        return check_names(v, SHAPES, "shape")
 
     @model_validator(mode="after")
     def _sizes_distinct(self) -> ReferringParams:
