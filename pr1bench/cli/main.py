@@ -10,7 +10,16 @@ from pathlib import Path
 import typer
 
 from pr1bench import __version__
-from pr1bench.cli import model_cmds, tasks_cmds
+from pr1bench.cli import (
+    data_cmds,
+    model_cmds,
+    report_cmds,
+    score_cmds,
+    store_cmds,
+    sweep_cmds,
+    tasks_cmds,
+    train_cmds,
+)
 
 app = typer.Typer(
     name="pr1bench",
@@ -52,28 +61,8 @@ app.add_typer(tasks_cmds.app, name="tasks")
 app.add_typer(model_cmds.app, name="model")
 
 
-def _mount_optional() -> None:
-    """Mount command groups whose modules exist (they are built issue by issue)."""
-    import importlib
-
-    for mod_name, _how in (
-        ("pr1bench.cli.store_cmds", "store"),
-        ("pr1bench.cli.score_cmds", "score"),
-        ("pr1bench.cli.train_cmds", "train"),
-        ("pr1bench.cli.sweep_cmds", "sweep"),
-        ("pr1bench.cli.report_cmds", "report"),
-        ("pr1bench.cli.data_cmds", "data"),
-    ):
-        try:
-            mod = importlib.import_module(mod_name)
-        except ModuleNotFoundError as e:
-            if e.name != mod_name:
-                raise
-            continue
-        mod.mount(app) if hasattr(mod, "mount") else None
-
-
-_mount_optional()
+for _module in (store_cmds, score_cmds, train_cmds, sweep_cmds, report_cmds, data_cmds):
+    _module.mount(app)  # each command module adds its commands; all keep heavy imports inside command bodies
 
 
 def main() -> None:
