@@ -15,34 +15,29 @@ EMPTY_BOXES = np.zeros((0, 4), dtype=np.float64)
 EMPTY_POINTS = np.zeros((0, 2), dtype=np.float64)
 
 
+def _as_rows(values: object, width: int, empty: np.ndarray) -> np.ndarray:
+    """Coerce ``values`` to a ``(k, width)`` float64 array; ``empty`` when it cannot be read."""
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        return empty
+    if arr.size == 0:
+        return empty
+    if arr.ndim == 1 and arr.shape[0] == width:
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.shape[1] != width:
+        return empty
+    return arr
+
+
 def as_boxes(boxes: object) -> np.ndarray:
     """Coerce ``boxes`` to a ``(k, 4)`` float64 array (empty when it cannot be read)."""
-    try:
-        arr = np.asarray(boxes, dtype=np.float64)
-    except (TypeError, ValueError):
-        return EMPTY_BOXES
-    if arr.size == 0:
-        return EMPTY_BOXES
-    if arr.ndim == 1 and arr.shape[0] == 4:
-        arr = arr[None, :]
-    if arr.ndim != 2 or arr.shape[1] != 4:
-        return EMPTY_BOXES
-    return arr
+    return _as_rows(boxes, 4, EMPTY_BOXES)
 
 
 def as_points(points: object) -> np.ndarray:
     """Coerce ``points`` to a ``(k, 2)`` float64 array (empty when it cannot be read)."""
-    try:
-        arr = np.asarray(points, dtype=np.float64)
-    except (TypeError, ValueError):
-        return EMPTY_POINTS
-    if arr.size == 0:
-        return EMPTY_POINTS
-    if arr.ndim == 1 and arr.shape[0] == 2:
-        arr = arr[None, :]
-    if arr.ndim != 2 or arr.shape[1] != 2:
-        return EMPTY_POINTS
-    return arr
+    return _as_rows(points, 2, EMPTY_POINTS)
 
 
 def box_area(boxes: np.ndarray) -> np.ndarray:
