@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from pr1bench.embedded import bootstrap_path, is_ready, resolve_model, tiny_path
-from pr1bench.launch import RunResult, accelerate_config, accelerate_executable, launch, prepare_run
+from pr1bench.launch import (
+    CPU_THREADS,
+    RunResult,
+    accelerate_config,
+    accelerate_executable,
+    launch,
+    prepare_run,
+)
 from pr1bench.procs import pid_alive
 from pr1bench.runspec import RunSpec, apply_overrides, validate_run
 from pr1bench.spec import TaskSpec, load_task
@@ -59,7 +66,7 @@ def ensure_embedded(*, status: Callable[[str], None] | None = None, steps: int |
         if status:
             status(f"bootstrapping (instruction warm-up) into {out}; progress in {out}.log")
         cmd = [*accelerate_executable(), "--config_file", str(accelerate_config("cpu")),
-               "--num_cpu_threads_per_process", "1", "-m",
+               "--num_cpu_threads_per_process", str(CPU_THREADS), "-m",
                "pr1bench.train.bootstrap", str(out), "--base", str(tiny_path()), "--seed", str(seed)]
         if steps:
             cmd += ["--steps", str(steps)]

@@ -19,7 +19,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from pr1bench.dataset import Row, build_rows, cot_answer
+from pr1bench.dataset import Row, build_rows
 
 SYNTHETIC_TASKS = ("grounding", "counting", "detection", "ocr")
 DEFAULT_STEPS = 1200
@@ -49,17 +49,11 @@ def train(out_dir: Path, base: Path, *, steps: int, per_task: int, seed: int, lr
     from transformers import AutoModelForImageTextToText, AutoProcessor, set_seed
     from trl import SFTConfig
 
-    from pr1bench.train.phases import conversation, grouped_sft_trainer
+    from pr1bench.train.phases import grouped_sft_trainer, sft_example
 
     set_seed(seed)
     rows = mixed_rows(per_task, seed)
-    ds = Dataset.from_list([
-        {"prompt": conversation(r, None),
-         "completion": [{"role": "assistant", "content": [{"type": "text",
-                                                           "text": cot_answer(r.answer) if cot else r.answer}]}],
-         "image": r.image}
-        for r, cot in rows
-    ])
+    ds = Dataset.from_list([sft_example(r, None, cot=cot) for r, cot in rows])
     partial = out_dir.with_name(out_dir.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     args = SFTConfig(output_dir=str(partial / "_trainer"), report_to=[], seed=seed, data_seed=seed, max_steps=steps,

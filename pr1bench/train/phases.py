@@ -24,6 +24,14 @@ def conversation(row: Row, system: str | None) -> list[dict[str, Any]]:
     return msgs
 
 
+def sft_example(row: Row, system: str | None, *, cot: bool = False) -> dict[str, Any]:
+    """One SFT row in TRL's prompt/completion vision format (completion-only loss on the answer)."""
+    answer = cot_answer(row.answer) if cot else row.answer
+    return {"prompt": conversation(row, system),
+            "completion": [{"role": "assistant", "content": [{"type": "text", "text": answer}]}],
+            "image": row.image}
+
+
 def grouped_sft_trainer(lengths: list[int]) -> Any:
     """SFTTrainer whose batches group samples of similar answer length (randomised in megabatches).
 
@@ -88,13 +96,7 @@ def run_sft(*, model_path: str, rows: list[Row], system: str | None, out_dir: Pa
     from transformers import AutoModelForImageTextToText, AutoProcessor
     from trl import SFTConfig
 
-    ds = Dataset.from_list([
-        {"prompt": conversation(r, system),
-         "completion": [{"role": "assistant", "content": [{"type": "text",
-                                                           "text": cot_answer(r.answer) if cot else r.answer}]}],
-         "image": r.image}
-        for r in rows
-    ])
+    ds = Dataset.from_list([sft_example(r, system, cot=cot) for r in rows])
     cfg = {"max_length": None, "completion_only_loss": True, **trainer_cfg}
     args = SFTConfig(**_common_args(ckpt_dir, seed, cfg))
     processor = AutoProcessor.from_pretrained(model_path)
