@@ -22,7 +22,7 @@ from pr1bench.spec import VARIANTS, ConfigError, TaskSpec, config_hash, pydantic
 
 SECTIONS = ("task", "variant", "model", "seed", "trainer", "sft_trainer", "rewards", "matching", "data", "generation",
             "eval",
-            "accelerate", "launch", "vllm", "sweep", "trial", "parent_run", "init_run")
+            "accelerate", "launch", "vllm", "sweep", "trial", "parent_run", "init_run", "study")
 
 # Defaults tuned for the embedded tiny model on CPU (see ../shared/SPIKE-NOTES.md: small learning rates for
 # GRPO; beta set explicitly because TRL's default is 0 while the paper used 0.04). Real models override them.
@@ -87,6 +87,8 @@ class RunSpec(BaseModel):
     trial: int | None = None
     parent_run: str | None = None
     init_run: str | None = None
+    study: dict[str, Any] | None = Field(
+        None, description="bookkeeping of a study run: {name, arm, key, hparams}; set by `pr1bench study run`")
 
 
 def parse_value(text: str) -> Any:
@@ -190,21 +192,32 @@ def new_run_id(spec: RunSpec) -> str:
     return f"{spec.task}-{spec.variant}-s{spec.seed}-{stamp}-{secrets.token_hex(3)}"
 
 
+PHASES: dict[str, list[str]] = {"base": [], "sft": ["sft"], "grpo": ["grpo"], "cot-grpo": ["grpo"],
+                                 "sft-grpo": ["sft", "grpo"]}
+
+
+def phases_of(spec: RunSpec) -> list[str]:
+    """The training phases a run executes. An sft-grpo run started from an SFT run (``init_run``) only does GRPO:
+    its SFT phase is that run (a study trains SFT once per seed and reuses it for SFT-then-GRPO)."""
+    if spec.variant == "sft-grpo" and spec.init_run:
+        return ["grpo"]
+    return PHASES[spec.variant]
+
+
 def resolved_config(spec: RunSpec, task: TaskSpec) -> dict[str, Any]:
     """Everything that determines a run's result, as one JSON-able dict (hashed for provenance)."""
     task_d = effective_task(spec, task).model_dump(mode="json")
-    phases = {"sft": ["sft"], "grpo": ["grpo"], "cot-grpo": ["grpo"], "sft-grpo": ["sft", "grpo"], "base": []}
     return {
         "run": spec.model_dump(mode="json"),
         "task": task_d,
-        "trainer": {p: resolved_trainer(spec, p) for p in phases[spec.variant]},  # type: ignore[arg-type]
+        "trainer": {p: resolved_trainer(spec, p) for p in phases_of(spec)},  # type: ignore[arg-type]
     }
 
 
 def hash_of(spec: RunSpec, task: TaskSpec) -> str:
     cfg = resolved_config(spec, task)
     # sweep/trial bookkeeping does not change what is computed
-    cfg["run"] = {k: v for k, v in cfg["run"].items() if k not in ("sweep", "trial")}
+    cfg["run"] = {k: v for k, v in cfg["run"].items() if k not in ("sweep", "trial", "study")}
     return config_hash(cfg)
 
 

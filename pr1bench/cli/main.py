@@ -16,6 +16,7 @@ from pr1bench.cli import (
     report_cmds,
     score_cmds,
     store_cmds,
+    study_cmds,
     sweep_cmds,
     tasks_cmds,
     train_cmds,
@@ -61,7 +62,7 @@ app.add_typer(tasks_cmds.app, name="tasks")
 app.add_typer(model_cmds.app, name="model")
 
 
-for _module in (store_cmds, score_cmds, train_cmds, sweep_cmds, report_cmds, data_cmds):
+for _module in (store_cmds, score_cmds, train_cmds, sweep_cmds, report_cmds, data_cmds, study_cmds):
     _module.mount(app)  # each command module adds its commands; all keep heavy imports inside command bodies
 
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 Config = dict[str, Any]
 TERM_STEPS = (("box_iou", "+IoU"), ("label_match", "+cls"), ("recall_f1", "+recall"),
               ("missing_penalty", "+missing penalty"))  # fmt: skip
-_BOOKKEEPING = ("seed", "sweep", "trial", "parent_run", "init_run")
+_BOOKKEEPING = ("seed", "sweep", "trial", "parent_run", "init_run", "study")
 
 
 def _get(cfg: Config, *path: str) -> Any:

@@ -15,11 +15,9 @@ from typing import Any
 
 from pr1bench.dataset import build_rows
 from pr1bench.launch import now_iso, read_run, update_run, write_json_atomic
-from pr1bench.runspec import RunSpec, resolved_trainer
+from pr1bench.runspec import RunSpec, phases_of, resolved_trainer
 from pr1bench.spec import TaskSpec
 from pr1bench.task_rewards import build_task_rewards
-
-PHASES = {"base": [], "sft": ["sft"], "grpo": ["grpo"], "cot-grpo": ["grpo"], "sft-grpo": ["sft", "grpo"]}
 
 
 def _set_seed(seed: int) -> None:
@@ -53,7 +51,7 @@ def run(run_dir: Path) -> None:
     model_path = rec["model"]
     cot = spec.variant == "cot-grpo"
     done = list(rec.get("phases_done") or [])
-    for phase in PHASES[spec.variant]:
+    for phase in phases_of(spec):
         out = run_dir / f"{phase}_model"
         if phase in done and (out / "config.json").exists():
             model_path = str(out)

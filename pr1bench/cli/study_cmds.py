@@ -1,0 +1,222 @@
+"""`pr1bench study ...`: run the replication study, report its findings, check a fresh run against the reference."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from pr1bench.cli.common import console, err_console, fail, print_json, user_errors
+
+app = typer.Typer(no_args_is_help=True, help=(
+    "Replication studies: a grid of runs (variants x tasks x seeds + ablations) and its verdicts.\n\n"
+    "Examples:\n\n"
+    "  pr1bench study run embedded --quick          (one seed, fewer steps: ~10 min on 2 cores)\n\n"
+    "  pr1bench study run embedded                  (3 seeds; resumable: re-run to continue)\n\n"
+    "  pr1bench study report embedded --out results/study\n\n"
+    "  pr1bench study check embedded --quick --reference results/reference/study-embedded-quick.json"))
+
+
+def _load(name: str, quick: bool) -> tuple[Any, Path, list[Any]]:
+    from pr1bench.study.execute import best_trials
+    from pr1bench.study.spec import load_study, plan, validate_plan
+
+    with user_errors():
+        study, path = load_study(name, quick=quick)
+        runs = plan(study, best_trials=best_trials())
+        validate_plan(study, runs, path, quick=quick)
+    return study, path, runs
+
+
+@app.command("validate")
+def validate(name: str = typer.Argument("embedded"), quick: bool = typer.Option(False, "--quick")) -> None:
+    """Check a study file and every run it plans (no training).
+
+    Example: pr1bench study validate embedded
+    """
+    study, path, runs = _load(name, quick)
+    console.print(f"[green]ok[/] {path}: {len(runs)} runs", highlight=False)
+
+
+@app.command("run")
+def run(
+    name: str = typer.Argument("embedded", help="studies/NAME.yaml or a path."),
+    quick: bool = typer.Option(False, "--quick", help="The quick form: one seed, fewer steps (the file's quick:)."),
+    jobs: int = typer.Option(None, "--jobs", "-j", help="Runs side by side (default: the file's jobs)."),
+    fresh: bool = typer.Option(False, "--fresh", help="Ignore earlier runs of the study and run everything again."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List the planned runs and where their settings come from."),
+    report_out: Path = typer.Option(None, "--report", help="Write the report (Markdown + plots) here when done."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Train and evaluate every run of a study (resumable: completed runs are skipped, killed ones resumed).
+
+    Example: pr1bench study run embedded --quick --report results/study-quick
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from pr1bench.study.execute import run_study
+
+    study, path, runs = _load(name, quick)
+    if dry_run:
+        rows = [{"key": r.key, "needs": r.needs, "overrides": r.overrides, "hparams": r.hparams} for r in runs]
+        if json_out:
+            print_json(rows)
+            return
+        for r in rows:
+            src = "; ".join(f"{ph}: {h.get('source')} {h.get('sweep') or ''} trial {h.get('trial')}"
+                            for ph, h in r["hparams"].items())
+            console.print(f"{r['key']:40s} {src}", highlight=False)
+        console.print(f"{len(rows)} runs", highlight=False)
+        return
+    running: set[str] = set()
+    with Progress(TextColumn("[bold]study {task.fields[name]}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), TextColumn("{task.description}"), console=err_console) as progress:
+        tid = progress.add_task("", total=len(runs), name=study.study)
+
+        def on_event(kind: str, pr: Any, info: str) -> None:
+            if kind in ("start", "resume"):
+                running.add(pr.key)
+            elif kind in ("done", "skip", "failed"):
+                running.discard(pr.key)
+                progress.advance(tid)
+            if kind in ("failed", "retry", "warn"):
+                progress.console.print(f"[yellow]{kind}[/] {pr.key}: {info}", highlight=False)
+            progress.update(tid, description=", ".join(sorted(running)))
+
+        with user_errors():
+            outcome = run_study(study, runs, quick=quick, jobs=jobs, on_event=on_event, fresh=fresh)
+    summary = {"study": study.study, "quick": quick, "runs": len(runs), "completed": len(outcome.done),
+               "skipped": len(outcome.skipped), "failed": outcome.failed, "seconds": round(outcome.seconds, 1)}
+    if json_out:
+        print_json(summary)
+    else:
+        console.print(f"study {study.study}: {len(outcome.done)}/{len(runs)} runs completed "
+                      f"({len(outcome.skipped)} already done) in {outcome.seconds / 60:.1f} min", highlight=False)
+    if report_out and outcome.done:
+        _report(study, quick, report_out, None, quiet=json_out)
+    if outcome.failed:
+        raise typer.Exit(1)
+
+
+def _meta(study: Any, quick: bool) -> dict[str, Any]:
+    from pr1bench.store.queries import query
+
+    df = query("""
+        SELECT count(*) AS runs, sum(epoch(ended_at) - epoch(started_at)) AS secs, any_value(packages) AS packages
+        FROM runs WHERE status = 'completed' AND json_extract_string(config, '$.run.study.name') = ?
+          AND coalesce(json_extract(config, '$.run.study.quick')::BOOLEAN, false) = ?""", [study.study, quick])
+    tags = query("""
+        SELECT task, json_extract(config, '$.run.study.hparams') AS hp FROM runs
+        WHERE status = 'completed' AND json_extract_string(config, '$.run.study.name') = ?
+          AND coalesce(json_extract(config, '$.run.study.quick')::BOOLEAN, false) = ?
+          AND json_extract_string(config, '$.run.study.arm') = 'main'""", [study.study, quick])
+    hparams: dict[str, dict[str, Any]] = {}
+    for row in tags.itertuples(index=False):
+        hp = row.hp if isinstance(row.hp, dict) else json.loads(row.hp or "{}")
+        for phase, h in (hp or {}).items():
+            hparams.setdefault(row.task, {})[phase] = h
+    r = df.iloc[0]
+    pk = r["packages"]
+    return {"runs": int(r["runs"]), "run_seconds": float(r["secs"] or 0.0),
+            "packages": pk if isinstance(pk, dict) else json.loads(pk or "{}"), "hparams": hparams}
+
+
+def _report(study: Any, quick: bool, out: Path | None, reference_out: Path | None, *, quiet: bool = False) -> str:
+    from pr1bench.study import findings as F
+    from pr1bench.study import render as R
+
+    data = F.load(study.study, quick=quick)
+    found = F.all_findings(data, study)
+    meta = _meta(study, quick)
+    md = R.markdown(study, data, found, quick=quick, meta=meta)
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "study.md").write_text(md + "\n")
+        R.plot_gains(found, out)
+        if not quiet:
+            console.print(f"wrote {out / 'study.md'} and plots", highlight=False)
+    if reference_out:
+        R.write_reference(reference_out, study, data, found, quick=quick, meta=meta)
+        if not quiet:
+            console.print(f"wrote reference {reference_out}", highlight=False)
+    return md
+
+
+@app.command("report")
+def report(
+    name: str = typer.Argument("embedded"),
+    quick: bool = typer.Option(False, "--quick", help="Report the quick form's runs."),
+    out: Path = typer.Option(None, "--out", help="Directory for study.md and the plots."),
+    reference_out: Path = typer.Option(None, "--write-reference", help="Also write the reference JSON here."),
+    json_out: bool = typer.Option(False, "--json", help="Findings as JSON instead of Markdown."),
+) -> None:
+    """State each finding of a study with its numbers, intervals and verdict.
+
+    Example: pr1bench study report embedded --out results/study
+    """
+    from pr1bench.store.connection import StoreError
+    from pr1bench.study.spec import load_study
+
+    with user_errors():
+        study, _ = load_study(name, quick=quick)
+    try:
+        if json_out:
+            from pr1bench.study import findings as F
+
+            found = F.all_findings(F.load(study.study, quick=quick), study)
+            print_json([{"key": f.key, "claim": f.claim, "verdict": f.verdict, "sentence": f.sentence}
+                        for f in found])
+            return
+        md = _report(study, quick, out, reference_out)
+    except StoreError as e:
+        fail(str(e))
+    if not out:
+        console.print(md, highlight=False, markup=False)
+
+
+@app.command("check")
+def check(
+    name: str = typer.Argument("embedded"),
+    reference: Path = typer.Option(..., "--reference", help="Reference JSON (results/reference/...)."),
+    quick: bool = typer.Option(False, "--quick"),
+    tolerance: list[str] = typer.Option(None, "--tolerance", help="METRIC=ABS, e.g. acc=0.05 (repeatable)."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Compare the study's newest runs with a reference; exit 1 when a number is outside its tolerance.
+
+    Example: pr1bench study check embedded --quick --reference results/reference/study-embedded-quick.json
+    """
+    from pr1bench.report.repro import parse_tolerances
+    from pr1bench.store.connection import StoreError
+    from pr1bench.study import findings as F
+    from pr1bench.study import render as R
+    from pr1bench.study.spec import load_study
+
+    if not reference.is_file():
+        fail(f"reference {reference} does not exist (write one with `pr1bench study report --write-reference`)")
+    with user_errors():
+        study, _ = load_study(name, quick=quick)
+        tol = parse_tolerances(tolerance)
+    ref = json.loads(reference.read_text())
+    try:
+        data = F.load(study.study, quick=quick)
+    except StoreError as e:
+        fail(str(e))
+    rows = R.compare_reference(ref, R.reference_numbers(data), tol)
+    bad = [r for r in rows if not r["ok"]]
+    if json_out:
+        print_json({"checked": len(rows), "failed": bad})
+    else:
+        for r in rows:
+            mark = "[green]ok[/]" if r["ok"] else "[red]FAIL[/]"
+            got = "missing" if r["new"] is None else f"{r['new']:.3f}"
+            console.print(f"{mark} {r['key']:50s} ref {r['reference']:.3f} new {got} (tol {r['tolerance']})")
+        console.print(f"{len(rows) - len(bad)}/{len(rows)} within tolerance", highlight=False)
+    if bad:
+        raise typer.Exit(1)
+
+
+def mount(root: typer.Typer) -> None:
+    root.add_typer(app, name="study")

@@ -1,0 +1,426 @@
+"""The study's four findings, each a number with an interval and a verdict that follows from it.
+
+Statistics (stated once; the report repeats them):
+
+* Unit of replication: the **seed**. A variant's value is one number per seed; a difference of two variants
+  resamples each variant's seeds independently (they are different trainings), 95% percentile bootstrap,
+  2000 resamples, fixed generator (see ``pr1bench.report.stats``).
+* With one seed (the ``--quick`` form) there is no interval over seeds. The findings then fall back to the
+  per-sample score (``sample_score``: exact-count, IoU, AP-free per-image F1, ...) with the **evaluation samples**
+  resampled, paired by sample id (both runs scored the same images). That interval ignores training variance and
+  the report says so on every line.
+* Verdicts: a claim that A beats B (or that a slope is positive) is *reproduced* when the interval lies above 0,
+  *not reproduced* when it lies below 0, otherwise *inconclusive*. "CoT does not help" is reproduced when the
+  interval of CoT - no-CoT lies below the equivalence margin (default 0.02), not reproduced when it lies above 0.
+  A difference computed from runs that all scored exactly 0 is *inconclusive (no signal)*: the model did not learn
+  the task in either arm, so nothing about the mechanism can be read off.
+* The growth of the RL gain with complexity is the least-squares slope of (GRPO - SFT) per bucket against the
+  bucket's mean ln(n!) (the paper's complexity measure), bootstrapped the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pr1bench.report.stats import CONFIDENCE, N_RESAMPLES, SEED, Estimate, complexity_from_label, diff_ci
+
+REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
+
+
+@dataclass
+class Line:
+    """One measured comparison behind a finding."""
+
+    task: str
+    measure: str  # e.g. "acc, bucket 7-10 (greedy)"
+    a: str
+    b: str
+    est: Estimate | None
+    verdict: str
+    note: str = ""
+    a_value: float | None = None
+    b_value: float | None = None
+    decides: bool = True  # greedy lines decide the verdict; sampled-reward lines are reported beside them
+
+
+@dataclass
+class Finding:
+    key: str
+    claim: str
+    lines: list[Line] = field(default_factory=list)
+    verdict: str = INCONCLUSIVE
+    sentence: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StudyData:
+    """Per-run values of a study, one row per (run, metric, bucket), plus per-sample scores."""
+
+    metrics: Any  # DataFrame: key, arm, task, variant, seed, run_id, metric, bucket, value
+    samples: Any  # DataFrame: run_id, sample_id, bucket, score
+    primary: dict[str, str]
+    seeds: list[int]
+
+
+def load(name: str, *, quick: bool | None = None) -> StudyData:
+    """Read a study's completed runs from DuckDB (the newest completed run per key)."""
+    import pandas as pd
+
+    from pr1bench.report.data import primary_metrics
+    from pr1bench.store.queries import query
+
+    cond = "json_extract_string(r.config, '$.run.study.name') = ?"
+    params: list[Any] = [name]
+    if quick is not None:
+        cond += " AND coalesce(json_extract(r.config, '$.run.study.quick')::BOOLEAN, false) = ?"
+        params.append(quick)
+    runs = query(f"""
+        SELECT r.run_id, r.task, r.variant, r.seed,
+               json_extract_string(r.config, '$.run.study.arm') AS arm,
+               json_extract_string(r.config, '$.run.study.key') AS key
+        FROM runs r WHERE r.status = 'completed' AND {cond}
+        QUALIFY row_number() OVER (PARTITION BY key ORDER BY r.ended_at DESC, r.run_id DESC) = 1
+    """, params)
+    if runs.empty:
+        from pr1bench.store.connection import NoResultsError
+
+        raise NoResultsError(f"no completed runs of study {name!r}{' (quick form)' if quick else ''} in the "
+                             f"database; run `pr1bench study run {name}{' --quick' if quick else ''}` first")
+    ids = list(runs["run_id"])
+    ph = ",".join("?" * len(ids))
+    m = query(f"SELECT run_id, metric, bucket, value FROM eval_metrics WHERE split = 'eval' AND run_id IN ({ph})",
+              ids)
+    s = query(f"SELECT run_id, sample_id, bucket, score FROM samples WHERE split = 'eval' AND run_id IN ({ph})",
+              ids)
+    metrics = m.merge(runs, on="run_id")
+    tasks = sorted(set(runs["task"]))
+    return StudyData(metrics=metrics, samples=s if not s.empty else pd.DataFrame(
+        columns=["run_id", "sample_id", "bucket", "score"]), primary=primary_metrics(tasks),
+        seeds=sorted({int(x) for x in runs["seed"]}))
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+
+
+def _values(d: StudyData, *, arm: str, task: str, variant: str, metric: str, bucket: str = "all") -> np.ndarray:
+    df = d.metrics
+    sel = df[(df.arm == arm) & (df.task == task) & (df.variant == variant) & (df.metric == metric)
+             & (df.bucket == bucket)]
+    sel = sel.sort_values("seed")
+    return sel["value"].to_numpy(dtype=float)
+
+
+def _run_ids(d: StudyData, *, arm: str, task: str, variant: str) -> list[str]:
+    df = d.metrics
+    sel = df[(df.arm == arm) & (df.task == task) & (df.variant == variant)].sort_values("seed")
+    return list(dict.fromkeys(sel["run_id"]))
+
+
+def _scores(d: StudyData, run_id: str, bucket: str | None = None) -> Any:
+    s = d.samples[d.samples.run_id == run_id]
+    if bucket is not None:
+        s = s[s.bucket == bucket]
+    return s.set_index("sample_id")["score"].astype(float)
+
+
+def _sample_diff(d: StudyData, a_ids: list[str], b_ids: list[str], bucket: str | None) -> Estimate | None:
+    """One seed each: mean paired per-sample score difference with samples resampled."""
+    from pr1bench.report.stats import paired_diff_ci
+
+    if len(a_ids) != 1 or len(b_ids) != 1:
+        return None
+    sa, sb = _scores(d, a_ids[0], bucket), _scores(d, b_ids[0], bucket)
+    both = sa.index.intersection(sb.index)
+    if len(both) < 2:
+        return None
+    return paired_diff_ci(sa.loc[both].to_numpy(), sb.loc[both].to_numpy())
+
+
+def compare(d: StudyData, *, task: str, metric: str, a: str, b: str, arm_a: str = "main", arm_b: str = "main",
+            bucket: str = "all") -> tuple[Estimate | None, np.ndarray, np.ndarray, str]:
+    """a - b over seeds (or, with one seed each, over paired samples of sample_score). Returns (est, a, b, basis)."""
+    va = _values(d, arm=arm_a, task=task, variant=a, metric=metric, bucket=bucket)
+    vb = _values(d, arm=arm_b, task=task, variant=b, metric=metric, bucket=bucket)
+    if va.size >= 2 and vb.size >= 2:
+        return diff_ci(va, vb), va, vb, "seeds"
+    est = _sample_diff(d, _run_ids(d, arm=arm_a, task=task, variant=a), _run_ids(d, arm=arm_b, task=task, variant=b),
+                       None if bucket == "all" else bucket)
+    if est is not None and est.has_interval:
+        return est, va, vb, "samples (sample_score; 1 seed: training variance not included)"
+    return (diff_ci(va, vb) if va.size and vb.size else None), va, vb, "none"
+
+
+def verdict_greater(est: Estimate | None, va: np.ndarray, vb: np.ndarray) -> tuple[str, str]:
+    """Verdict for 'a > b' (or slope > 0)."""
+    if est is None:
+        return INCONCLUSIVE, "missing runs"
+    if va.size and vb.size and not np.any(va) and not np.any(vb):
+        return INCONCLUSIVE, "no signal: every run scored 0"
+    if not est.has_interval:
+        return INCONCLUSIVE, f"no interval (n={est.n})"
+    if est.lo is not None and est.lo > 0:
+        return REPRODUCED, ""
+    if est.hi is not None and est.hi < 0:
+        return NOT_REPRODUCED, ""
+    return INCONCLUSIVE, "interval contains 0"
+
+
+def verdict_not_better(est: Estimate | None, va: np.ndarray, vb: np.ndarray, margin: float) -> tuple[str, str]:
+    """Verdict for 'a does not help over b': a - b stays below the equivalence margin."""
+    if est is None:
+        return INCONCLUSIVE, "missing runs"
+    if va.size and vb.size and not np.any(va) and not np.any(vb):
+        return INCONCLUSIVE, "no signal: every run scored 0"
+    if not est.has_interval:
+        return INCONCLUSIVE, f"no interval (n={est.n})"
+    if est.lo is not None and est.lo > 0:
+        return NOT_REPRODUCED, "CoT is better"
+    if est.hi is not None and est.hi < margin:
+        return REPRODUCED, f"upper bound below the margin {margin:g}"
+    return INCONCLUSIVE, f"interval reaches above the margin {margin:g}"
+
+
+def combine(lines: list[Line]) -> str:
+    """Overall verdict from the deciding lines: unanimous, else inconclusive."""
+    vs = [ln.verdict for ln in lines if ln.decides]
+    if vs and all(v == REPRODUCED for v in vs):
+        return REPRODUCED
+    if vs and all(v == NOT_REPRODUCED for v in vs):
+        return NOT_REPRODUCED
+    return INCONCLUSIVE
+
+
+def _mean(x: np.ndarray) -> float | None:
+    return float(np.mean(x)) if x.size else None
+
+
+# ----------------------------------------------------------------------------------------------- slopes
+
+
+def _bucket_x(labels: list[str]) -> np.ndarray:
+    xs = []
+    for lb in labels:
+        c = complexity_from_label(lb)
+        xs.append(c["mean_log_fact"] if c else math.nan)
+    return np.asarray(xs, dtype=float)
+
+
+def _slope(x: np.ndarray, y: np.ndarray) -> float:
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = x[keep], y[keep]
+    if x.size < 2 or np.ptp(x) == 0:
+        return math.nan
+    xc = x - x.mean()
+    return float((xc * (y - y.mean())).sum() / (xc**2).sum())
+
+
+def buckets_of(d: StudyData, task: str) -> list[str]:
+    labels = sorted({b for b in d.metrics[d.metrics.task == task]["bucket"] if b != "all"},
+                    key=lambda lb: _bucket_x([lb])[0])
+    return labels
+
+
+def gain_matrix(d: StudyData, *, task: str, arm: str, metric: str, labels: list[str], variant: str = "grpo",
+                ref: str = "sft") -> tuple[np.ndarray, np.ndarray]:
+    """Per-seed per-bucket values of the two variants: arrays (seeds, buckets)."""
+    def mat(v: str) -> np.ndarray:
+        cols = [_values(d, arm=arm, task=task, variant=v, metric=metric, bucket=b) for b in labels]
+        n = min((c.size for c in cols), default=0)
+        return np.stack([c[:n] for c in cols], axis=1) if n else np.zeros((0, len(labels)))
+
+    return mat(variant), mat(ref)
+
+
+def slope_estimate(g: np.ndarray, s: np.ndarray, x: np.ndarray, *, rng_seed: int = SEED) -> Estimate | None:
+    """Slope of mean(g) - mean(s) per bucket vs x, seeds of g and s resampled independently."""
+    if g.shape[0] == 0 or s.shape[0] == 0:
+        return None
+    value = _slope(x, g.mean(axis=0) - s.mean(axis=0))
+    if not math.isfinite(value):
+        return None
+    n = int(min(g.shape[0], s.shape[0]))
+    if n < 2:
+        return Estimate(value, None, None, n, "none")
+    rng = np.random.default_rng(rng_seed)
+    gi = rng.integers(0, g.shape[0], size=(N_RESAMPLES, g.shape[0]))
+    si = rng.integers(0, s.shape[0], size=(N_RESAMPLES, s.shape[0]))
+    diffs = g[gi].mean(axis=1) - s[si].mean(axis=1)  # (R, buckets)
+    slopes = np.array([_slope(x, row) for row in diffs])
+    slopes = slopes[np.isfinite(slopes)]
+    alpha = (1 - CONFIDENCE) / 2
+    lo, hi = np.quantile(slopes, [alpha, 1 - alpha])
+    return Estimate(value, float(lo), float(hi), n, "seeds")
+
+
+def slope_diff_estimate(pairs: list[tuple[np.ndarray, np.ndarray]], x: np.ndarray) -> Estimate | None:
+    """slope(arm 1) - slope(arm 2) for [(g1, s1), (g2, s2)], all four seed sets resampled independently."""
+    (g1, s1), (g2, s2) = pairs
+    if min(a.shape[0] for a in (g1, s1, g2, s2)) == 0:
+        return None
+    value = _slope(x, g1.mean(0) - s1.mean(0)) - _slope(x, g2.mean(0) - s2.mean(0))
+    n = int(min(a.shape[0] for a in (g1, s1, g2, s2)))
+    if n < 2 or not math.isfinite(value):
+        return Estimate(value, None, None, n, "none") if math.isfinite(value) else None
+    rng = np.random.default_rng(SEED)
+    out = []
+    for _ in range(N_RESAMPLES):
+        m = [a[rng.integers(0, a.shape[0], a.shape[0])].mean(0) for a in (g1, s1, g2, s2)]
+        out.append(_slope(x, m[0] - m[1]) - _slope(x, m[2] - m[3]))
+    arr = np.asarray(out)
+    arr = arr[np.isfinite(arr)]
+    alpha = (1 - CONFIDENCE) / 2
+    lo, hi = np.quantile(arr, [alpha, 1 - alpha])
+    return Estimate(float(value), float(lo), float(hi), n, "seeds")
+
+
+def sample_slope_estimate(d: StudyData, g_id: str, s_id: str, labels: list[str], x: np.ndarray) -> Estimate | None:
+    """One seed each: slope of the paired per-sample score gain, samples resampled within buckets."""
+    per: list[np.ndarray] = []
+    for b in labels:
+        sg, ss = _scores(d, g_id, b), _scores(d, s_id, b)
+        both = sg.index.intersection(ss.index)
+        per.append((sg.loc[both] - ss.loc[both]).to_numpy(dtype=float))
+    if any(p.size == 0 for p in per):
+        return None
+    value = _slope(x, np.array([p.mean() for p in per]))
+    rng = np.random.default_rng(SEED)
+    slopes = np.array([_slope(x, np.array([p[rng.integers(0, p.size, p.size)].mean() for p in per]))
+                       for _ in range(N_RESAMPLES)])
+    alpha = (1 - CONFIDENCE) / 2
+    lo, hi = np.quantile(slopes[np.isfinite(slopes)], [alpha, 1 - alpha])
+    return Estimate(value, float(lo), float(hi), int(sum(p.size for p in per)), "samples")
+
+
+# ----------------------------------------------------------------------------------------------- findings
+
+
+def f_rl_beats_sft(d: StudyData, high: dict[str, str]) -> Finding:
+    f = Finding("rl_beats_sft", "RL (GRPO) beats SFT on high-complexity tasks")
+    for task, bucket in high.items():
+        metric = d.primary[task]
+        est, va, vb, basis = compare(d, task=task, metric=metric, a="grpo", b="sft", bucket=bucket)
+        v, why = verdict_greater(est, va, vb)
+        f.lines.append(Line(task, f"{metric}, bucket {bucket} (greedy)", "grpo", "sft", est, v,
+                            _note(why, basis), _mean(va), _mean(vb)))
+        est, va, vb, basis = compare(d, task=task, metric=metric, a="grpo", b="sft")
+        v, why = verdict_greater(est, va, vb)
+        f.lines.append(Line(task, f"{metric}, all (greedy)", "grpo", "sft", est, v, _note(why, basis),
+                            _mean(va), _mean(vb), decides=False))
+        est, va, vb, basis = compare(d, task=task, metric="reward_sampled", a="grpo", b="sft")
+        v, why = verdict_greater(est, va, vb)
+        f.lines.append(Line(task, "reward, all (sampled)", "grpo", "sft", est, v, _note(why, basis), _mean(va),
+                            _mean(vb), decides=False))
+    f.verdict = combine(f.lines)
+    return f
+
+
+def f_cot(d: StudyData, tasks: list[str], margin: float) -> Finding:
+    f = Finding("cot_no_help", "CoT does not help perception (CoT-GRPO vs GRPO)")
+    for task in tasks:
+        metric = d.primary[task]
+        est, va, vb, basis = compare(d, task=task, metric=metric, a="cot-grpo", b="grpo")
+        v, why = verdict_not_better(est, va, vb, margin)
+        f.lines.append(Line(task, f"{metric}, all (greedy)", "cot-grpo", "grpo", est, v, _note(why, basis),
+                            _mean(va), _mean(vb)))
+        est, va, vb, basis = compare(d, task=task, metric="reward_sampled", a="cot-grpo", b="grpo")
+        v, why = verdict_not_better(est, va, vb, margin)
+        f.lines.append(Line(task, "reward, all (sampled; CoT adds the think-format term)", "cot-grpo", "grpo",
+                            est, v, _note(why, basis), _mean(va), _mean(vb), decides=False))
+    f.verdict = combine(f.lines)
+    return f
+
+
+def f_gain_grows(d: StudyData, tasks: list[str], order_arm: str | None) -> Finding:
+    f = Finding("gain_grows", "RL's gain over SFT grows with perceptual complexity")
+    for task in tasks:
+        metric = d.primary[task]
+        labels = buckets_of(d, task)
+        x = _bucket_x(labels)
+        arms = [("main", "random order")] + ([(order_arm, "sorted order")] if order_arm else [])
+        mats = {}
+        for arm, label in arms:
+            g, s = gain_matrix(d, task=task, arm=arm, metric=metric, labels=labels)
+            mats[arm] = (g, s)
+            est = slope_estimate(g, s, x)
+            basis = "seeds"
+            if est is not None and not est.has_interval:
+                gi, si = _run_ids(d, arm=arm, task=task, variant="grpo"), _run_ids(d, arm=arm, task=task,
+                                                                                 variant="sft")
+                if len(gi) == 1 and len(si) == 1:
+                    est = sample_slope_estimate(d, gi[0], si[0], labels, x)
+                    basis = "samples (sample_score; 1 seed: training variance not included)"
+            v, why = verdict_greater(est, g.ravel(), s.ravel())
+            per_bucket = {b: (float(g[:, i].mean() - s[:, i].mean()) if g.size and s.size else None)
+                          for i, b in enumerate(labels)}
+            f.extra.setdefault(task, {})[arm] = per_bucket
+            f.lines.append(Line(task, f"slope of {metric} gain per unit mean ln(n!) ({label})", "grpo", "sft", est,
+                                v, _note(why, basis), decides=arm == "main"))
+        if order_arm and order_arm in mats and all(m[0].size and m[1].size for m in mats.values()):
+            est = slope_diff_estimate([mats["main"], mats[order_arm]], x)
+            flat = np.concatenate([a.ravel() for m in mats.values() for a in m])
+            v, why = verdict_greater(est, flat, np.zeros(0))
+            f.lines.append(Line(task, "slope(random) - slope(sorted): the order mechanism", "random", "sorted", est,
+                                v, _note(why, "seeds" if est and est.has_interval else "none"), decides=False))
+    f.verdict = combine(f.lines)
+    f.extra["x"] = "mean ln(n!) of each bucket (counts uniform within the bucket)"
+    return f
+
+
+def f_matching(d: StudyData, tasks: list[str], arm: str) -> Finding:
+    f = Finding("hungarian", "Hungarian matching beats sequential matching in the GRPO reward")
+    for task in tasks:
+        metric = d.primary[task]
+        est, va, vb, basis = compare(d, task=task, metric=metric, a="grpo", b="grpo", arm_a="main", arm_b=arm)
+        v, why = verdict_greater(est, va, vb)
+        f.lines.append(Line(task, f"{metric}, all (greedy)", "hungarian", "sequential", est, v, _note(why, basis),
+                            _mean(va), _mean(vb)))
+        est, va, vb, basis = compare(d, task=task, metric="reward_sampled", a="grpo", b="grpo", arm_a="main",
+                                     arm_b=arm)
+        v, why = verdict_greater(est, va, vb)
+        f.lines.append(Line(task, "reward, all (sampled)", "hungarian", "sequential", est, v, _note(why, basis),
+                            _mean(va), _mean(vb), decides=False))
+    f.verdict = combine(f.lines)
+    return f
+
+
+def _note(why: str, basis: str) -> str:
+    bits = [b for b in (why, f"interval over {basis}" if basis not in ("seeds", "none") else "") if b]
+    return "; ".join(bits)
+
+
+def all_findings(d: StudyData, study: Any) -> list[Finding]:
+    """The four findings for a loaded study (``study`` is its StudySpec)."""
+    tasks = [t for t in study.tasks if t in d.primary]
+    high = {t: b for t, b in study.high_complexity.items() if t in tasks}
+    order_arm = next((n for n, ab in study.ablations.items() if "data.order" in ab.set), None)
+    match_arm = next((n for n, ab in study.ablations.items() if "matching" in ab.set), None)
+    grow_tasks = list(high) or tasks
+    out = [f_rl_beats_sft(d, high), f_cot(d, tasks, study.equivalence_margin),
+           f_gain_grows(d, grow_tasks, order_arm)]
+    if match_arm:
+        out.append(f_matching(d, study.ablations[match_arm].tasks, match_arm))
+    for f in out:
+        f.sentence = sentence(f)
+    return out
+
+
+def fmt_est(est: Estimate | None, digits: int = 3) -> str:
+    if est is None:
+        return "n/a"
+    v = f"{est.value:+.{digits}f}"
+    if est.has_interval:
+        return f"{v} [{est.lo:+.{digits}f}, {est.hi:+.{digits}f}]"
+    return f"{v} (no interval, n={est.n})"
+
+
+def sentence(f: Finding) -> str:
+    """The finding as one sentence with its deciding numbers and intervals."""
+    parts = [f"{ln.task}: {ln.a} - {ln.b} = {fmt_est(ln.est)} on {ln.measure} ({ln.verdict}"
+             f"{'; ' + ln.note if ln.note else ''})" for ln in f.lines if ln.decides]
+    body = "; ".join(parts) if parts else "no runs to compare"
+    return f"{f.claim}: {f.verdict.upper()} at this scale. {body}."

@@ -1,0 +1,184 @@
+"""The study report (Markdown + plots) and its reference numbers (JSON) for `nox -s repro`."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pr1bench.report.stats import mean_ci
+from pr1bench.study.findings import Finding, StudyData, buckets_of, fmt_est
+
+VARIANTS = ("base", "sft", "grpo", "cot-grpo", "sft-grpo")
+REFERENCE_VERSION = 1
+
+
+def _cell(values: np.ndarray) -> str:
+    est = mean_ci(values)
+    if est is None:
+        return "-"
+    if est.has_interval:
+        return f"{est.value:.3f} [{est.lo:.3f}, {est.hi:.3f}]"
+    return f"{est.value:.3f} (n={est.n})"
+
+
+def _vals(d: StudyData, arm: str, task: str, variant: str, metric: str, bucket: str = "all") -> np.ndarray:
+    df = d.metrics
+    sel = df[(df.arm == arm) & (df.task == task) & (df.variant == variant) & (df.metric == metric)
+             & (df.bucket == bucket)]
+    return sel.sort_values("seed")["value"].to_numpy(dtype=float)
+
+
+def main_table(d: StudyData, tasks: list[str], metric_of: dict[str, str], title: str) -> list[str]:
+    out = [f"### {title}", "", "| task | metric | " + " | ".join(VARIANTS) + " |",
+           "|---|---|" + "---|" * len(VARIANTS)]
+    for task in tasks:
+        metric = metric_of[task]
+        cells = [_cell(_vals(d, "main", task, v, metric)) for v in VARIANTS]
+        out.append(f"| {task} | {metric} | " + " | ".join(cells) + " |")
+    return [*out, ""]
+
+
+def bucket_table(d: StudyData, task: str, arms: list[tuple[str, str]]) -> list[str]:
+    metric = d.primary[task]
+    labels = buckets_of(d, task)
+    out = [f"#### {task}: {metric} per complexity bucket (mean [95% CI] over seeds)", "",
+           "| bucket | arm | sft | grpo | grpo - sft |", "|---|---|---|---|---|"]
+    for b in labels:
+        for arm, label in arms:
+            g, s = _vals(d, arm, task, "grpo", metric, b), _vals(d, arm, task, "sft", metric, b)
+            if not g.size and not s.size:
+                continue
+            from pr1bench.report.stats import diff_ci
+
+            gain = diff_ci(g, s) if g.size and s.size else None
+            out.append(f"| {b} | {label} | {_cell(s)} | {_cell(g)} | {fmt_est(gain)} |")
+    return [*out, ""]
+
+
+def finding_block(i: int, f: Finding) -> list[str]:
+    out = [f"### Finding {i}: {f.claim}: **{f.verdict}**", "", f.sentence, "",
+           "| task | measure | A | B | mean A | mean B | A - B [95% CI] | verdict | note |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for ln in f.lines:
+        a = "-" if ln.a_value is None else f"{ln.a_value:.3f}"
+        b = "-" if ln.b_value is None else f"{ln.b_value:.3f}"
+        flag = "" if ln.decides else " (reported)"
+        out.append(f"| {ln.task} | {ln.measure}{flag} | {ln.a} | {ln.b} | {a} | {b} | {fmt_est(ln.est)} | "
+                   f"{ln.verdict} | {ln.note} |")
+    return [*out, ""]
+
+
+def markdown(study: Any, d: StudyData, findings: list[Finding], *, quick: bool, meta: dict[str, Any]) -> str:
+    from pr1bench.study.findings import __doc__ as stats_doc
+
+    tasks = [t for t in study.tasks if t in d.primary]
+    order_arm = next((n for n, ab in study.ablations.items() if "data.order" in ab.set), None)
+    lines = [f"# Study `{study.study}`{' (quick form)' if quick else ''}", "", study.description.strip(), "",
+             f"Seeds: {', '.join(map(str, d.seeds))}. Completed runs: {meta.get('runs', '?')}. "
+             f"Summed run wall time: {meta.get('run_seconds', 0) / 60:.1f} min. "
+             f"Model: {meta.get('model', 'embedded tiny Qwen2-VL')}.", ""]
+    lines += ["## Verdicts", "", "| # | claim | verdict |", "|---|---|---|"]
+    lines += [f"| {i} | {f.claim} | {f.verdict} |" for i, f in enumerate(findings, 1)]
+    lines += ["", "## Findings", ""]
+    for i, f in enumerate(findings, 1):
+        lines += finding_block(i, f)
+    lines += ["## Results", ""]
+    lines += main_table(d, tasks, d.primary, "Greedy primary metric per variant (mean [95% CI] over seeds)")
+    lines += main_table(d, tasks, {t: "reward_sampled" for t in tasks},
+                        "Sampled reward per variant (task rewards at the training temperature)")
+    arms = [("main", "random")] + ([(order_arm, "sorted")] if order_arm else [])
+    for task in study.high_complexity:
+        if task in tasks:
+            lines += bucket_table(d, task, arms)
+    lines += ["## Hyperparameters and their provenance", "", "| task | phase | source | sweep | trial | params |",
+              "|---|---|---|---|---|---|"]
+    for task, hp in meta.get("hparams", {}).items():
+        for phase, h in hp.items():
+            params = ", ".join(f"{k}={_short(v)}" for k, v in h.get("params", {}).items())
+            lines.append(f"| {task} | {phase} | {h.get('source')} | {h.get('sweep') or '-'} | "
+                         f"{h.get('trial') if h.get('trial') is not None else '-'} | {params or '-'} |")
+    lines += ["", "## Statistics", "", (stats_doc or "").strip(), ""]
+    return "\n".join(lines)
+
+
+def _short(v: Any) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
+def plot_gains(findings: list[Finding], out: Path) -> list[Path]:
+    """GRPO - SFT per bucket, random vs sorted order, one panel per task."""
+    from pr1bench.report.plots import _grid, _plt, _save
+
+    grow = next((f for f in findings if f.key == "gain_grows"), None)
+    if grow is None:
+        return []
+    tasks = [t for t in grow.extra if t != "x"]
+    if not tasks:
+        return []
+    plt = _plt()
+    fig, axes = _grid(plt, len(tasks))
+    for ax, task in zip(axes, tasks, strict=True):
+        for arm, per in grow.extra[task].items():
+            labels = list(per)
+            ys = [per[b] if per[b] is not None else math.nan for b in labels]
+            ax.plot(range(len(labels)), ys, marker="o", label="random order" if arm == "main" else f"{arm}")
+            ax.set_xticks(range(len(labels)), labels)
+        ax.axhline(0, color="#999", lw=0.8)
+        ax.set_title(task)
+        ax.set_xlabel("objects per image (bucket)")
+        ax.set_ylabel("GRPO - SFT (greedy)")
+        ax.legend(loc="best")
+    return _save(fig, out, "study_gain_vs_complexity")
+
+
+# ----------------------------------------------------------------------------------------------- reference
+
+
+def reference_numbers(d: StudyData) -> dict[str, float]:
+    """Mean value per (arm, task, variant, metric, bucket) for the primary metric and the sampled reward."""
+    out: dict[str, float] = {}
+    df = d.metrics
+    for (arm, task, variant, metric, bucket), grp in df.groupby(["arm", "task", "variant", "metric", "bucket"]):
+        if metric not in (d.primary.get(task), "reward_sampled"):
+            continue
+        v = grp["value"].astype(float)
+        v = v[np.isfinite(v)]
+        if len(v):
+            out[f"{arm}/{task}/{variant}/{metric}/{bucket}"] = round(float(v.mean()), 6)
+    return dict(sorted(out.items()))
+
+
+def write_reference(path: Path, study: Any, d: StudyData, findings: list[Finding], *, quick: bool,
+                    meta: dict[str, Any]) -> Path:
+    doc = {"version": REFERENCE_VERSION, "study": study.study, "quick": quick, "seeds": d.seeds,
+           "packages": meta.get("packages", {}), "verdicts": {f.key: f.verdict for f in findings},
+           "values": reference_numbers(d)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+    return path
+
+
+TOLERANCES = {"reward_sampled": 0.15, "default": 0.10}
+"""Absolute tolerances of a fresh run against the reference: a CPU rerun with the same pinned packages repeats the
+numbers up to thread scheduling and BLAS differences; 0.10 on metrics in [0, 1] and 0.15 on summed rewards (up to 3
+terms) allow another machine's float differences to change a few greedy answers out of the 60-100 evaluated."""
+
+
+def compare_reference(ref: dict[str, Any], new: dict[str, float], tol: dict[str, float] | None = None
+                      ) -> list[dict[str, Any]]:
+    tol = {**TOLERANCES, **(tol or {})}
+    if "*" in tol:
+        tol["default"] = tol.pop("*")
+    rows = []
+    for key, want in ref["values"].items():
+        metric = key.split("/")[3]
+        t = tol.get(metric, tol["default"])
+        got = new.get(key)
+        ok = got is not None and abs(got - want) <= t
+        rows.append({"key": key, "reference": want, "new": got, "tolerance": t, "ok": ok,
+                     "diff": None if got is None else round(got - want, 6)})
+    return rows
