@@ -5,10 +5,11 @@ Statistics (stated once; the report repeats them):
 * Unit of replication: the **seed**. A variant's value is one number per seed; a difference of two variants
   resamples each variant's seeds independently (they are different trainings), 95% percentile bootstrap,
   2000 resamples, fixed generator (see ``pr1bench.report.stats``).
-* With one seed (the ``--quick`` form) there is no interval over seeds. The findings then fall back to the
-  per-sample score (``sample_score``: exact-count, IoU, AP-free per-image F1, ...) with the **evaluation samples**
-  resampled, paired by sample id (both runs scored the same images). That interval ignores training variance and
-  the report says so on every line.
+* With one seed (the ``--quick`` form), or when every seed gave the same value (a zero-width interval), there is
+  no usable interval over seeds. The findings then fall back to a per-sample measure (exact count for counting,
+  IoU >= 0.5 for grounding, per-image F1 at IoU 0.5 for detection, 1 - NED for OCR) with the **evaluation
+  samples** resampled, paired by sample id (both runs scored the same images). That interval ignores training
+  variance and the report says so on its line.
 * Verdicts: a claim that A beats B (or that a slope is positive) is *reproduced* when the interval lies above 0,
   *not reproduced* when it lies below 0, otherwise *inconclusive*. "CoT does not help" is reproduced when the
   interval of CoT - no-CoT lies below the equivalence margin (default 0.02), not reproduced when it lies above 0.
@@ -95,12 +96,12 @@ def load(name: str, *, quick: bool | None = None) -> StudyData:
     ph = ",".join("?" * len(ids))
     m = query(f"SELECT run_id, metric, bucket, value FROM eval_metrics WHERE split = 'eval' AND run_id IN ({ph})",
               ids)
-    s = query(f"SELECT run_id, sample_id, bucket, score FROM samples WHERE split = 'eval' AND run_id IN ({ph})",
+    s = query(f"SELECT run_id, sample_id, bucket, score, correct::DOUBLE AS correct FROM samples WHERE split = 'eval' AND run_id IN ({ph})",
               ids)
     metrics = m.merge(runs, on="run_id")
     tasks = sorted(set(runs["task"]))
     return StudyData(metrics=metrics, samples=s if not s.empty else pd.DataFrame(
-        columns=["run_id", "sample_id", "bucket", "score"]), primary=primary_metrics(tasks),
+        columns=["run_id", "sample_id", "bucket", "score", "correct"]), primary=primary_metrics(tasks),
         seeds=sorted({int(x) for x in runs["seed"]}))
 
 
@@ -121,38 +122,57 @@ def _run_ids(d: StudyData, *, arm: str, task: str, variant: str) -> list[str]:
     return list(dict.fromkeys(sel["run_id"]))
 
 
-def _scores(d: StudyData, run_id: str, bucket: str | None = None) -> Any:
+SAMPLE_MEASURE = {"counting": "correct", "grounding": "correct"}
+"""Per-sample measure of the sample-level fallback: the primary metric's own per-sample form where it has one
+(exact count; IoU >= 0.5), else ``score`` (per-image F1 at IoU 0.5 for detection, 1 - NED for OCR)."""
+
+
+def _scores(d: StudyData, run_id: str, bucket: str | None = None, measure: str = "score") -> Any:
     s = d.samples[d.samples.run_id == run_id]
     if bucket is not None:
         s = s[s.bucket == bucket]
-    return s.set_index("sample_id")["score"].astype(float)
+    return s.set_index("sample_id")[measure].astype(float)
 
 
-def _sample_diff(d: StudyData, a_ids: list[str], b_ids: list[str], bucket: str | None) -> Estimate | None:
-    """One seed each: mean paired per-sample score difference with samples resampled."""
+def _sample_diff(d: StudyData, a_ids: list[str], b_ids: list[str], bucket: str | None, measure: str
+                 ) -> Estimate | None:
+    """Paired per-sample differences (runs paired seed by seed, samples by id), samples resampled."""
     from pr1bench.report.stats import paired_diff_ci
 
-    if len(a_ids) != 1 or len(b_ids) != 1:
+    xa: list[np.ndarray] = []
+    xb: list[np.ndarray] = []
+    for ra, rb in zip(a_ids, b_ids, strict=False):
+        sa, sb = _scores(d, ra, bucket, measure), _scores(d, rb, bucket, measure)
+        both = sa.index.intersection(sb.index)
+        xa.append(sa.loc[both].to_numpy())
+        xb.append(sb.loc[both].to_numpy())
+    if not xa or sum(x.size for x in xa) < 2:
         return None
-    sa, sb = _scores(d, a_ids[0], bucket), _scores(d, b_ids[0], bucket)
-    both = sa.index.intersection(sb.index)
-    if len(both) < 2:
-        return None
-    return paired_diff_ci(sa.loc[both].to_numpy(), sb.loc[both].to_numpy())
+    return paired_diff_ci(np.concatenate(xa), np.concatenate(xb))
 
 
 def compare(d: StudyData, *, task: str, metric: str, a: str, b: str, arm_a: str = "main", arm_b: str = "main",
             bucket: str = "all") -> tuple[Estimate | None, np.ndarray, np.ndarray, str]:
-    """a - b over seeds (or, with one seed each, over paired samples of sample_score). Returns (est, a, b, basis)."""
+    """a - b with its interval over seeds; returns (est, values a, values b, basis).
+
+    Falls back to paired evaluation samples when there is no usable interval over seeds: one seed per variant
+    (the quick form), or seeds that all gave the same value (a zero-width interval that would claim certainty
+    the evaluation set does not have). The sampled reward has no per-sample record and gets no fallback.
+    """
     va = _values(d, arm=arm_a, task=task, variant=a, metric=metric, bucket=bucket)
     vb = _values(d, arm=arm_b, task=task, variant=b, metric=metric, bucket=bucket)
-    if va.size >= 2 and vb.size >= 2:
-        return diff_ci(va, vb), va, vb, "seeds"
-    est = _sample_diff(d, _run_ids(d, arm=arm_a, task=task, variant=a), _run_ids(d, arm=arm_b, task=task, variant=b),
-                       None if bucket == "all" else bucket)
-    if est is not None and est.has_interval:
-        return est, va, vb, "samples (sample_score; 1 seed: training variance not included)"
-    return (diff_ci(va, vb) if va.size and vb.size else None), va, vb, "none"
+    est = diff_ci(va, vb) if va.size and vb.size else None
+    if est is not None and est.has_interval and est.lo != est.hi:
+        return est, va, vb, "seeds"
+    if metric == "reward_sampled" or d.samples.empty:
+        return est, va, vb, "none"
+    measure = SAMPLE_MEASURE.get(task, "score")
+    why = "1 seed" if min(va.size, vb.size) < 2 else "identical seeds"
+    s_est = _sample_diff(d, _run_ids(d, arm=arm_a, task=task, variant=a),
+                         _run_ids(d, arm=arm_b, task=task, variant=b), None if bucket == "all" else bucket, measure)
+    if s_est is not None and s_est.has_interval:
+        return s_est, va, vb, f"paired samples of per-sample {measure} ({why}: training variance not included)"
+    return est, va, vb, "none"
 
 
 def verdict_greater(est: Estimate | None, va: np.ndarray, vb: np.ndarray) -> tuple[str, str]:
@@ -278,13 +298,17 @@ def slope_diff_estimate(pairs: list[tuple[np.ndarray, np.ndarray]], x: np.ndarra
     return Estimate(float(value), float(lo), float(hi), n, "seeds")
 
 
-def sample_slope_estimate(d: StudyData, g_id: str, s_id: str, labels: list[str], x: np.ndarray) -> Estimate | None:
-    """One seed each: slope of the paired per-sample score gain, samples resampled within buckets."""
+def sample_slope_estimate(d: StudyData, g_ids: list[str], s_ids: list[str], labels: list[str], x: np.ndarray,
+                          measure: str = "score") -> Estimate | None:
+    """Slope of the paired per-sample gain (runs paired seed by seed), samples resampled within buckets."""
     per: list[np.ndarray] = []
     for b in labels:
-        sg, ss = _scores(d, g_id, b), _scores(d, s_id, b)
-        both = sg.index.intersection(ss.index)
-        per.append((sg.loc[both] - ss.loc[both]).to_numpy(dtype=float))
+        diffs = []
+        for g_id, s_id in zip(g_ids, s_ids, strict=False):
+            sg, ss = _scores(d, g_id, b, measure), _scores(d, s_id, b, measure)
+            both = sg.index.intersection(ss.index)
+            diffs.append((sg.loc[both] - ss.loc[both]).to_numpy(dtype=float))
+        per.append(np.concatenate(diffs) if diffs else np.zeros(0))
     if any(p.size == 0 for p in per):
         return None
     value = _slope(x, np.array([p.mean() for p in per]))
@@ -348,12 +372,15 @@ def f_gain_grows(d: StudyData, tasks: list[str], order_arm: str | None) -> Findi
             mats[arm] = (g, s)
             est = slope_estimate(g, s, x)
             basis = "seeds"
-            if est is not None and not est.has_interval:
+            if est is not None and (not est.has_interval or est.lo == est.hi) and not d.samples.empty:
                 gi, si = _run_ids(d, arm=arm, task=task, variant="grpo"), _run_ids(d, arm=arm, task=task,
                                                                                  variant="sft")
-                if len(gi) == 1 and len(si) == 1:
-                    est = sample_slope_estimate(d, gi[0], si[0], labels, x)
-                    basis = "samples (sample_score; 1 seed: training variance not included)"
+                measure = SAMPLE_MEASURE.get(task, "score")
+                why = "1 seed" if min(len(gi), len(si)) < 2 else "identical seeds"
+                s_est = sample_slope_estimate(d, gi, si, labels, x, measure)
+                if s_est is not None:
+                    est = s_est
+                    basis = f"paired samples of per-sample {measure} ({why}: training variance not included)"
             v, why = verdict_greater(est, g.ravel(), s.ravel())
             per_bucket = {b: (float(g[:, i].mean() - s[:, i].mean()) if g.size and s.size else None)
                           for i, b in enumerate(labels)}

@@ -36,7 +36,7 @@ def _data(value) -> F.StudyData:
                         rows.append({"run_id": rid, "key": rid, "arm": arm, "task": "counting", "variant": v,
                                      "seed": seed, "metric": "reward_sampled", "bucket": b, "value": 1 + x})
     return F.StudyData(metrics=pd.DataFrame(rows), samples=pd.DataFrame(columns=["run_id", "sample_id", "bucket",
-                                                                                 "score"]),
+                                                                                 "score", "correct"]),
                        primary={"counting": "acc"}, seeds=[0, 1, 2])
 
 
@@ -118,8 +118,27 @@ def test_one_seed_falls_back_to_paired_samples():
                          "metric": "acc", "bucket": b, "value": p})
         rng = np.random.default_rng(0 if v == "sft" else 1)
         for i in range(40):
-            samples.append({"run_id": rid, "sample_id": f"s{i}", "bucket": "7-10", "score": float(rng.random() < p)})
+            hit = float(rng.random() < p)
+            samples.append({"run_id": rid, "sample_id": f"s{i}", "bucket": "7-10", "score": hit, "correct": hit})
     d = F.StudyData(pd.DataFrame(rows), pd.DataFrame(samples), {"counting": "acc"}, [0])
     f = F.f_rl_beats_sft(d, {"counting": "7-10"})
     ln = f.lines[0]
     assert ln.est.basis == "samples" and ln.est.has_interval and "1 seed" in ln.note
+
+
+def test_identical_seeds_fall_back_to_samples():
+    """Three trainings with the same greedy answers give a zero-width seed interval; the samples give a real one."""
+    rows, samples = [], []
+    for v, p in (("sft", 0.3), ("grpo", 0.5)):
+        for seed in (0, 1, 2):
+            rid = f"main-{v}-{seed}"
+            for b in (*BUCKETS, "all"):
+                rows.append({"run_id": rid, "key": rid, "arm": "main", "task": "counting", "variant": v,
+                             "seed": seed, "metric": "acc", "bucket": b, "value": p})
+            for i in range(20):
+                hit = float(i < 20 * p)
+                samples.append({"run_id": rid, "sample_id": f"s{i}", "bucket": "7-10", "score": hit, "correct": hit})
+    d = F.StudyData(pd.DataFrame(rows), pd.DataFrame(samples), {"counting": "acc"}, [0, 1, 2])
+    ln = F.f_rl_beats_sft(d, {"counting": "7-10"}).lines[0]
+    assert ln.est.basis == "samples" and ln.est.lo < ln.est.hi and "identical seeds" in ln.note
+    assert ln.est.value == pytest.approx(0.2)
