@@ -187,7 +187,7 @@ def check_study(spec: StudySpec, path: Path) -> None:
     for key, variants in arms:
         if "sft-grpo" in variants and "sft" not in variants:
             raise ConfigError(path, key, "sft-grpo starts from the arm's SFT run of the same seed: add sft")
-    for t, b in spec.high_complexity.items():
+    for t in spec.high_complexity:
         if t not in spec.tasks:
             raise ConfigError(path, f"high_complexity.{t}", f"task {t!r} is not in the study's tasks")
 
