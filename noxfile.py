@@ -62,10 +62,25 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session(default=False)
-def repro(session: nox.Session) -> None:
-    """Re-run the shipped reference runs (results/reference) and fail when a metric drifts beyond tolerance."""
+def study(session: nox.Session) -> None:
+    """The embedded replication study (studies/embedded.yaml): train, evaluate, report with verdicts.
+
+    `nox -s study` runs the full study (3 seeds, about 50-60 minutes on 2 cores; resumable: run it again after a
+    kill); `nox -s study -- --quick` the quick form (1 seed, about 12 minutes). The report lands in results/study.
+    """
     _install(session)
-    # `nox -s repro -- other/dir --tolerance acc=0.02` picks another reference set and extra tolerances.
-    args = list(session.posargs)
-    ref = args.pop(0) if args and not args[0].startswith("-") else "results/reference"
-    session.run("pr1bench", "repro", "--reference", ref, *args)
+    quick = "--quick" in session.posargs
+    out = "results/study-quick" if quick else "results/study"
+    session.run("pr1bench", "study", "run", "embedded", *session.posargs, "--report", out)
+
+
+@nox.session(default=False)
+def repro(session: nox.Session) -> None:
+    """Run the quick study afresh and compare it with the shipped reference (results/reference/) within tolerances.
+
+    `nox -s repro -- --tolerance acc=0.05` tightens or loosens a metric's tolerance (absolute).
+    """
+    _install(session)
+    ref = "results/reference/study-embedded-quick.json"
+    session.run("pr1bench", "study", "run", "embedded", "--quick", "--fresh", "--report", "results/study-quick")
+    session.run("pr1bench", "study", "check", "embedded", "--quick", "--reference", ref, *session.posargs)

@@ -122,7 +122,7 @@ def run_study(study: StudySpec, runs: list[PlannedRun], *, quick: bool, jobs: in
             dirs[pr.key] = d
             emit("resume", pr, d.name)
             return pool.submit(runner.resume, d, ingest=False)
-        fields: dict[str, Any] = {"seed": pr.seed, "study": run_fields(study, pr, quick=quick)}
+        fields: dict[str, Any] = {"seed": pr.seed, "study": run_fields(study, pr, quick=quick), "model": study.model}
         if pr.needs:
             fields["init_run"] = out.done[pr.needs]
             fields["parent_run"] = out.done[pr.needs]

@@ -71,6 +71,7 @@ class StudySpec(_Strict):
     description: str = ""
     seeds: list[int] = Field(min_length=1)
     variants: list[str]
+    model: str | None = Field(None, description="--model of every run: a model dir or hub id (default: embedded)")
     base_seeds: int = Field(1, ge=1, description="seeds of the untrained base evaluation (greedy: one is enough)")
     jobs: int = Field(2, ge=1, description="runs side by side (one CPU thread each)")
     tasks: dict[str, TaskBlock]
@@ -271,7 +272,7 @@ def validate_plan(study: StudySpec, runs: list[PlannedRun], path: Path, *, quick
     from pr1bench.runner import build_spec
 
     for pr in runs:
-        fields: dict[str, Any] = {"seed": pr.seed, "study": run_fields(study, pr, quick=quick)}
+        fields: dict[str, Any] = {"seed": pr.seed, "study": run_fields(study, pr, quick=quick), "model": study.model}
         if pr.needs:
             fields["init_run"] = "planned"
         try:
