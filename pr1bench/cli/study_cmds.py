@@ -135,6 +135,7 @@ def _report(study: Any, quick: bool, out: Path | None, reference_out: Path | Non
         out.mkdir(parents=True, exist_ok=True)
         (out / "study.md").write_text(md + "\n")
         R.plot_gains(found, out)
+        R.plot_variants(data, [t for t in study.tasks if t in data.primary], out)
         if not quiet:
             console.print(f"wrote {out / 'study.md'} and plots", highlight=False)
     if reference_out:
@@ -204,7 +205,7 @@ def check(
         data = F.load(study.study, quick=quick)
     except StoreError as e:
         fail(str(e))
-    rows = R.compare_reference(ref, R.reference_numbers(data), tol)
+    rows = R.compare_reference(ref, R.reference_numbers(data, study.high_complexity), tol)
     bad = [r for r in rows if not r["ok"]]
     if json_out:
         print_json({"checked": len(rows), "failed": bad})

@@ -86,6 +86,12 @@ def weighted_rewards(task: TaskSpec, completions: list[str], rows: list[Row], *,
     return terms, total.tolist()
 
 
+def task_weight_of(task: TaskSpec, name: str, *, cot: bool) -> float:
+    """The weight a reward term gets in this evaluation (0 when the task does not use it)."""
+    funcs, weights = build_task_rewards(task, cot=cot)
+    return float(sum(w for f, w in zip(funcs, weights, strict=True) if reward_name(f) == name))
+
+
 def evaluate_rows(task: TaskSpec, rows: list[Row], generate: Generate, *, cot: bool, split: str = "eval",
                   sampled: bool = True, seed: int = 0) -> EvalResult:
     """Generate for ``rows`` (greedy, and once sampled), then build eval.json and the samples table."""
@@ -103,9 +109,14 @@ def evaluate_rows(task: TaskSpec, rows: list[Row], generate: Generate, *, cot: b
     metrics["sample_score"] = float(np.mean([s["score"] for s in per_sample]))
     metrics["parse_rate"] = float(np.mean([p is not None for p in parsed]))
     metrics["reward_greedy"] = float(np.mean(total))
+    sampled_total: list[float] = []
     if sampled:
-        _, sampled_total = weighted_rewards(task, generate(rows, True), rows, cot=cot)
+        s_terms, sampled_total = weighted_rewards(task, generate(rows, True), rows, cot=cot)
         metrics["reward_sampled"] = float(np.mean(sampled_total))
+        # the task's own reward terms only (CoT adds think_format): comparable across CoT and no-CoT variants
+        think = task_weight_of(task, "think_format", cot=cot)
+        task_only = np.asarray(sampled_total) - think * np.asarray(s_terms.get("think_format", 0.0))
+        metrics["reward_sampled_task"] = float(np.mean(task_only))
     labels = [bucket_label(r.n, task.buckets) for r in rows]
     buckets: dict[str, Any] = {}
     order = {lab: i for i, lab in enumerate(bucket_labels(task.buckets))}
@@ -114,6 +125,8 @@ def evaluate_rows(task: TaskSpec, rows: list[Row], generate: Generate, *, cot: b
         bm, _ = task_metrics(task, [parsed[i] for i in idx], [targets[i] for i in idx])
         bm["sample_score"] = float(np.mean([per_sample[i]["score"] for i in idx]))
         bm["reward_greedy"] = float(np.mean([total[i] for i in idx]))
+        if sampled_total:
+            bm["reward_sampled"] = float(np.mean([sampled_total[i] for i in idx]))
         buckets[lab] = {"n": len(idx), "metrics": bm, "mean_n": float(np.mean([rows[i].n for i in idx]))}
     ci = {}
     for key, vals in (("sample_score", [s["score"] for s in per_sample]), ("reward_greedy", total)):

@@ -164,7 +164,7 @@ def compare(d: StudyData, *, task: str, metric: str, a: str, b: str, arm_a: str 
     est = diff_ci(va, vb) if va.size and vb.size else None
     if est is not None and est.has_interval and est.lo != est.hi:
         return est, va, vb, "seeds"
-    if metric == "reward_sampled" or d.samples.empty:
+    if metric.startswith("reward_sampled") or d.samples.empty:
         return est, va, vb, "none"
     measure = SAMPLE_MEASURE.get(task, "score")
     why = "1 seed" if min(va.size, vb.size) < 2 else "identical seeds"
@@ -213,6 +213,11 @@ def combine(lines: list[Line]) -> str:
     if vs and all(v == NOT_REPRODUCED for v in vs):
         return NOT_REPRODUCED
     return INCONCLUSIVE
+
+
+def _has(d: StudyData, task: str, metric: str) -> bool:
+    df = d.metrics
+    return bool(((df.task == task) & (df.metric == metric)).any())
 
 
 def _mean(x: np.ndarray) -> float | None:
@@ -351,10 +356,13 @@ def f_cot(d: StudyData, tasks: list[str], margin: float) -> Finding:
         v, why = verdict_not_better(est, va, vb, margin)
         f.lines.append(Line(task, f"{metric}, all (greedy)", "cot-grpo", "grpo", est, v, _note(why, basis),
                             _mean(va), _mean(vb)))
-        est, va, vb, basis = compare(d, task=task, metric="reward_sampled", a="cot-grpo", b="grpo")
+        sampled = "reward_sampled_task" if _has(d, task, "reward_sampled_task") else "reward_sampled"
+        est, va, vb, basis = compare(d, task=task, metric=sampled, a="cot-grpo", b="grpo")
         v, why = verdict_not_better(est, va, vb, margin)
-        f.lines.append(Line(task, "reward, all (sampled; CoT adds the think-format term)", "cot-grpo", "grpo",
-                            est, v, _note(why, basis), _mean(va), _mean(vb), decides=False))
+        label = ("task reward terms, all (sampled; think-format term excluded)" if sampled == "reward_sampled_task"
+                 else "reward, all (sampled; CoT adds the think-format term)")
+        f.lines.append(Line(task, label, "cot-grpo", "grpo", est, v, _note(why, basis), _mean(va), _mean(vb),
+                            decides=False))
     f.verdict = combine(f.lines)
     return f
 

@@ -46,7 +46,8 @@ def bucket_table(d: StudyData, task: str, arms: list[tuple[str, str]]) -> list[s
     metric = d.primary[task]
     labels = buckets_of(d, task)
     out = [f"#### {task}: {metric} per complexity bucket (mean [95% CI] over seeds)", "",
-           "| bucket | arm | sft | grpo | grpo - sft |", "|---|---|---|---|---|"]
+           "| bucket | arm | sft | grpo | grpo - sft | sampled reward sft | sampled reward grpo |",
+           "|---|---|---|---|---|---|---|"]
     for b in labels:
         for arm, label in arms:
             g, s = _vals(d, arm, task, "grpo", metric, b), _vals(d, arm, task, "sft", metric, b)
@@ -55,7 +56,8 @@ def bucket_table(d: StudyData, task: str, arms: list[tuple[str, str]]) -> list[s
             from pr1bench.report.stats import diff_ci
 
             gain = diff_ci(g, s) if g.size and s.size else None
-            out.append(f"| {b} | {label} | {_cell(s)} | {_cell(g)} | {fmt_est(gain)} |")
+            rs, rg = (_vals(d, arm, task, v, "reward_sampled", b) for v in ("sft", "grpo"))
+            out.append(f"| {b} | {label} | {_cell(s)} | {_cell(g)} | {fmt_est(gain)} | {_cell(rs)} | {_cell(rg)} |")
     return [*out, ""]
 
 
@@ -135,15 +137,40 @@ def plot_gains(findings: list[Finding], out: Path) -> list[Path]:
     return _save(fig, out, "study_gain_vs_complexity")
 
 
+def plot_variants(d: StudyData, tasks: list[str], out: Path) -> list[Path]:
+    """Greedy primary metric and sampled reward per variant (mean and 95% CI over seeds), one panel per task."""
+    from pr1bench.report.plots import COLORS, _grid, _plt, _save
+
+    if not tasks:
+        return []
+    plt = _plt()
+    fig, axes = _grid(plt, 2 * len(tasks), w=3.2, h=2.6)
+    for i, task in enumerate(tasks):
+        for j, metric in enumerate((d.primary[task], "reward_sampled")):
+            ax = axes[2 * i + j]
+            for k, v in enumerate(VARIANTS):
+                est = mean_ci(_vals(d, "main", task, v, metric))
+                if est is None:
+                    continue
+                err = None
+                if est.has_interval:
+                    err = [[est.value - est.lo], [est.hi - est.value]]
+                ax.bar(k, est.value, color=COLORS.get(v, "#555"), yerr=err, capsize=3)
+            ax.set_xticks(range(len(VARIANTS)), [v.replace("-", "-\n") for v in VARIANTS], fontsize=7)
+            ax.set_title(f"{task}: {metric}{' (greedy)' if j == 0 else ''}")
+    return _save(fig, out, "study_variants")
+
+
 # ----------------------------------------------------------------------------------------------- reference
 
 
-def reference_numbers(d: StudyData) -> dict[str, float]:
-    """Mean value per (arm, task, variant, metric, bucket) for the primary metric and the sampled reward."""
+def reference_numbers(d: StudyData, high: dict[str, str] | None = None) -> dict[str, float]:
+    """Mean value per (arm, task, variant, metric, bucket) of the primary metric and the sampled reward, over
+    all samples and in each task's high-complexity bucket (other buckets hold too few samples to pin down)."""
     out: dict[str, float] = {}
     df = d.metrics
     for (arm, task, variant, metric, bucket), grp in df.groupby(["arm", "task", "variant", "metric", "bucket"]):
-        if metric not in (d.primary.get(task), "reward_sampled"):
+        if metric not in (d.primary.get(task), "reward_sampled") or bucket not in ("all", (high or {}).get(task)):
             continue
         v = grp["value"].astype(float)
         v = v[np.isfinite(v)]
@@ -156,7 +183,7 @@ def write_reference(path: Path, study: Any, d: StudyData, findings: list[Finding
                     meta: dict[str, Any]) -> Path:
     doc = {"version": REFERENCE_VERSION, "study": study.study, "quick": quick, "seeds": d.seeds,
            "packages": meta.get("packages", {}), "verdicts": {f.key: f.verdict for f in findings},
-           "values": reference_numbers(d)}
+           "values": reference_numbers(d, study.high_complexity)}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=2) + "\n")
     return path
