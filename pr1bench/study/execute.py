@@ -133,7 +133,6 @@ def run_study(study: StudySpec, runs: list[PlannedRun], *, quick: bool, jobs: in
 
     try:
         while pending or running:
-            blocked = {p.needs for p in pending if p.needs and p.needs not in out.done}
             for pr in list(pending):
                 if len(running) >= max(1, jobs or study.jobs):
                     break
@@ -150,11 +149,13 @@ def run_study(study: StudySpec, runs: list[PlannedRun], *, quick: bool, jobs: in
                     out.failed[pr.key] = f"{type(e).__name__}: {e}"
                     emit("failed", pr, out.failed[pr.key])
             if not running:
-                if pending and all(p.needs in blocked for p in pending):
-                    continue
                 if not pending:
                     break
-                continue
+                # nothing runs and nothing could start: the runs left wait on runs that will never complete
+                for pr in pending:
+                    out.failed[pr.key] = f"its SFT run {pr.needs} did not complete"
+                    emit("failed", pr, out.failed[pr.key])
+                break
             finished, _ = wait(list(running), timeout=poll, return_when=FIRST_COMPLETED)
             for fut in finished:
                 pr = running.pop(fut)
