@@ -44,7 +44,7 @@ def mixed_rows(per_task: int, seed: int) -> list[tuple[Row, bool]]:
 
 
 def train(out_dir: Path, base: Path, *, steps: int, per_task: int, seed: int, lr: float,
-          vision_steps: int = DEFAULT_VISION_STEPS) -> None:
+          vision_steps: int = DEFAULT_VISION_STEPS, vision_objective: str = "cells") -> None:
     from datasets import Dataset
     from transformers import AutoModelForImageTextToText, AutoProcessor, set_seed
     from trl import SFTConfig
@@ -64,7 +64,8 @@ def train(out_dir: Path, base: Path, *, steps: int, per_task: int, seed: int, lr
     model = AutoModelForImageTextToText.from_pretrained(base)
     from pr1bench.train.vision_pretrain import pretrain_vision
 
-    vision = pretrain_vision(model, processor, steps=vision_steps, seed=seed) if vision_steps else {}
+    vision = (pretrain_vision(model, processor, steps=vision_steps, seed=seed, objective=vision_objective)
+              if vision_steps else {})
     lengths = [len(r.answer) + (30 if cot else 0) for r, cot in rows]
     trainer = grouped_sft_trainer(lengths)(model=model, args=args, train_dataset=ds, processing_class=processor)
     trainer.train()
@@ -74,7 +75,7 @@ def train(out_dir: Path, base: Path, *, steps: int, per_task: int, seed: int, lr
     manifest = json.loads((base / "pr1bench_model.json").read_text())
     manifest["bootstrap"] = {"steps": steps, "per_task": per_task, "seed": seed, "learning_rate": lr,
                              "tasks": list(SYNTHETIC_TASKS), "cot_fraction": 0.25, "base": str(base),
-                             "vision_pretrain": {"steps": vision_steps, **vision}}
+                             "vision_pretrain": {"steps": vision_steps, "objective": vision_objective, **vision}}
     (partial / "pr1bench_model.json").write_text(json.dumps(manifest, indent=2))
     (partial / "bootstrap_eval.json").write_text(json.dumps(evaluate_all(partial, seed), indent=2))
     shutil.rmtree(out_dir, ignore_errors=True)
@@ -111,8 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--vision-steps", type=int, default=DEFAULT_VISION_STEPS)
+    p.add_argument("--vision-objective", choices=["cells", "geometry"], default="cells",
+                   help="vision pretraining targets (see pr1bench.train.vision_pretrain.OBJECTIVES)")
     a = p.parse_args(argv)
-    train(a.out_dir, a.base, steps=a.steps, per_task=a.per_task, seed=a.seed, lr=a.lr, vision_steps=a.vision_steps)
+    train(a.out_dir, a.base, steps=a.steps, per_task=a.per_task, seed=a.seed, lr=a.lr, vision_steps=a.vision_steps,
+          vision_objective=a.vision_objective)
     return 0
 
 
