@@ -104,7 +104,9 @@ def _meta(study: Any, quick: bool) -> dict[str, Any]:
     from pr1bench.store.queries import query
 
     df = query("""
-        SELECT count(*) AS runs, sum(epoch(ended_at) - epoch(started_at)) AS secs, any_value(packages) AS packages
+        SELECT count(*) AS runs, sum(epoch(ended_at) - epoch(started_at)) AS secs, any_value(packages) AS packages,
+               min(started_at) AS first, max(ended_at) AS last,
+               string_agg(DISTINCT model, ', ') FILTER (WHERE variant IN ('base', 'sft', 'grpo', 'cot-grpo')) AS model
         FROM runs WHERE status = 'completed' AND json_extract_string(config, '$.run.study.name') = ?
           AND coalesce(json_extract(config, '$.run.study.quick')::BOOLEAN, false) = ?""", [study.study, quick])
     tags = query("""
@@ -119,7 +121,9 @@ def _meta(study: Any, quick: bool) -> dict[str, Any]:
             hparams.setdefault(row.task, {})[phase] = h
     r = df.iloc[0]
     pk = r["packages"]
-    return {"runs": int(r["runs"]), "run_seconds": float(r["secs"] or 0.0),
+    span = (r["last"] - r["first"]).total_seconds() if r["first"] is not None and r["last"] is not None else 0.0
+    return {"runs": int(r["runs"]), "run_seconds": float(r["secs"] or 0.0), "span_seconds": span,
+            "model": r["model"],
             "packages": pk if isinstance(pk, dict) else json.loads(pk or "{}"), "hparams": hparams}
 
 

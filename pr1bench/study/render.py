@@ -81,7 +81,8 @@ def markdown(study: Any, d: StudyData, findings: list[Finding], *, quick: bool, 
     order_arm = next((n for n, ab in study.ablations.items() if "data.order" in ab.set), None)
     lines = [f"# Study `{study.study}`{' (quick form)' if quick else ''}", "", study.description.strip(), "",
              f"Seeds: {', '.join(map(str, d.seeds))}. Completed runs: {meta.get('runs', '?')}. "
-             f"Summed run wall time: {meta.get('run_seconds', 0) / 60:.1f} min. "
+             f"Wall time from the first run's start to the last run's end: {meta.get('span_seconds', 0) / 60:.1f} min "
+             f"(summed over runs: {meta.get('run_seconds', 0) / 60:.1f} min). "
              f"Model: {meta.get('model', 'embedded tiny Qwen2-VL')}.", ""]
     lines += ["## Verdicts", "", "| # | claim | verdict |", "|---|---|---|"]
     lines += [f"| {i} | {f.claim} | {f.verdict} |" for i, f in enumerate(findings, 1)]
