@@ -123,6 +123,8 @@ def _run_ids(d: StudyData, *, arm: str, task: str, variant: str) -> list[str]:
 
 
 SAMPLE_MEASURE = {"counting": "correct", "grounding": "correct"}
+SAMPLE_LABEL = {"counting": "exact count", "grounding": "IoU >= 0.5", "detection": "per-image F1 at IoU 0.5",
+                "ocr": "1 - NED"}
 """Per-sample measure of the sample-level fallback: the primary metric's own per-sample form where it has one
 (exact count; IoU >= 0.5), else ``score`` (per-image F1 at IoU 0.5 for detection, 1 - NED for OCR)."""
 
@@ -135,7 +137,7 @@ def _scores(d: StudyData, run_id: str, bucket: str | None = None, measure: str =
 
 
 def _sample_diff(d: StudyData, a_ids: list[str], b_ids: list[str], bucket: str | None, measure: str
-                 ) -> Estimate | None:
+                 ) -> tuple[Estimate | None, np.ndarray, np.ndarray]:
     """Paired per-sample differences (runs paired seed by seed, samples by id), samples resampled."""
     from pr1bench.report.stats import paired_diff_ci
 
@@ -147,8 +149,9 @@ def _sample_diff(d: StudyData, a_ids: list[str], b_ids: list[str], bucket: str |
         xa.append(sa.loc[both].to_numpy())
         xb.append(sb.loc[both].to_numpy())
     if not xa or sum(x.size for x in xa) < 2:
-        return None
-    return paired_diff_ci(np.concatenate(xa), np.concatenate(xb))
+        return None, np.zeros(0), np.zeros(0)
+    pa, pb = np.concatenate(xa), np.concatenate(xb)
+    return paired_diff_ci(pa, pb), pa, pb
 
 
 def compare(d: StudyData, *, task: str, metric: str, a: str, b: str, arm_a: str = "main", arm_b: str = "main",
@@ -168,19 +171,26 @@ def compare(d: StudyData, *, task: str, metric: str, a: str, b: str, arm_a: str 
         return est, va, vb, "none"
     measure = SAMPLE_MEASURE.get(task, "score")
     why = "1 seed" if min(va.size, vb.size) < 2 else "identical seeds"
-    s_est = _sample_diff(d, _run_ids(d, arm=arm_a, task=task, variant=a),
-                         _run_ids(d, arm=arm_b, task=task, variant=b), None if bucket == "all" else bucket, measure)
+    s_est, pa, pb = _sample_diff(d, _run_ids(d, arm=arm_a, task=task, variant=a),
+                                 _run_ids(d, arm=arm_b, task=task, variant=b), None if bucket == "all" else bucket,
+                                 measure)
     if s_est is not None and s_est.has_interval:
-        return s_est, va, vb, f"paired samples of per-sample {measure} ({why}: training variance not included)"
+        label = SAMPLE_LABEL.get(task, measure)
+        basis = f"paired eval samples, per-sample {label} ({why}: training variance not included)"
+        if task in SAMPLE_MEASURE:  # the metric is the mean of the per-sample measure: same numbers
+            return s_est, va, vb, basis
+        return s_est, va, vb, (f"{basis}; A - B is on per-sample {label} (means {pa.mean():.3f} vs {pb.mean():.3f}),"
+                               f" not on {metric}")
     return est, va, vb, "none"
 
 
 def verdict_greater(est: Estimate | None, va: np.ndarray, vb: np.ndarray) -> tuple[str, str]:
-    """Verdict for 'a > b' (or slope > 0)."""
+    """Verdict for 'a > b' (or slope > 0). ``va``/``vb`` are the primary metric's values: when they are all 0 the
+    metric carries no signal and no proxy interval (per-sample F1, 1 - NED) may decide in its place."""
     if est is None:
         return INCONCLUSIVE, "missing runs"
-    if va.size and vb.size and not np.any(va) and not np.any(vb):
-        return INCONCLUSIVE, "no signal: every run scored 0"
+    if va.size and not np.any(va) and not np.any(vb):
+        return INCONCLUSIVE, "no signal: every run scored 0 on the metric"
     if not est.has_interval:
         return INCONCLUSIVE, f"no interval (n={est.n})"
     if est.lo is not None and est.lo > 0:
@@ -195,7 +205,7 @@ def verdict_not_better(est: Estimate | None, va: np.ndarray, vb: np.ndarray, mar
     if est is None:
         return INCONCLUSIVE, "missing runs"
     if va.size and vb.size and not np.any(va) and not np.any(vb):
-        return INCONCLUSIVE, "no signal: every run scored 0"
+        return INCONCLUSIVE, "no signal: every run scored 0 on the metric"
     if not est.has_interval:
         return INCONCLUSIVE, f"no interval (n={est.n})"
     if est.lo is not None and est.lo > 0:
@@ -303,9 +313,9 @@ def slope_diff_estimate(pairs: list[tuple[np.ndarray, np.ndarray]], x: np.ndarra
     return Estimate(float(value), float(lo), float(hi), n, "seeds")
 
 
-def sample_slope_estimate(d: StudyData, g_ids: list[str], s_ids: list[str], labels: list[str], x: np.ndarray,
-                          measure: str = "score") -> Estimate | None:
-    """Slope of the paired per-sample gain (runs paired seed by seed), samples resampled within buckets."""
+def paired_gains(d: StudyData, g_ids: list[str], s_ids: list[str], labels: list[str], measure: str
+                 ) -> list[np.ndarray] | None:
+    """Per bucket, the per-sample differences GRPO - SFT (runs paired seed by seed, samples by id)."""
     per: list[np.ndarray] = []
     for b in labels:
         diffs = []
@@ -314,15 +324,39 @@ def sample_slope_estimate(d: StudyData, g_ids: list[str], s_ids: list[str], labe
             both = sg.index.intersection(ss.index)
             diffs.append((sg.loc[both] - ss.loc[both]).to_numpy(dtype=float))
         per.append(np.concatenate(diffs) if diffs else np.zeros(0))
-    if any(p.size == 0 for p in per):
-        return None
-    value = _slope(x, np.array([p.mean() for p in per]))
-    rng = np.random.default_rng(SEED)
-    slopes = np.array([_slope(x, np.array([p[rng.integers(0, p.size, p.size)].mean() for p in per]))
-                       for _ in range(N_RESAMPLES)])
+    return None if any(p.size == 0 for p in per) else per
+
+
+def _resampled_slopes(per: list[np.ndarray], x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    return np.array([_slope(x, np.array([p[rng.integers(0, p.size, p.size)].mean() for p in per]))
+                     for _ in range(N_RESAMPLES)])
+
+
+def _quantiles(arr: np.ndarray) -> tuple[float, float]:
+    arr = arr[np.isfinite(arr)]
     alpha = (1 - CONFIDENCE) / 2
-    lo, hi = np.quantile(slopes[np.isfinite(slopes)], [alpha, 1 - alpha])
-    return Estimate(value, float(lo), float(hi), int(sum(p.size for p in per)), "samples")
+    lo, hi = np.quantile(arr, [alpha, 1 - alpha])
+    return float(lo), float(hi)
+
+
+def sample_slope_estimate(per: list[np.ndarray], x: np.ndarray) -> Estimate | None:
+    """Slope of the mean paired gain per bucket, samples resampled within buckets."""
+    value = _slope(x, np.array([p.mean() for p in per]))
+    if not math.isfinite(value):
+        return None
+    lo, hi = _quantiles(_resampled_slopes(per, x, np.random.default_rng(SEED)))
+    return Estimate(value, lo, hi, int(sum(p.size for p in per)), "samples")
+
+
+def sample_slope_diff(per_a: list[np.ndarray], per_b: list[np.ndarray], x: np.ndarray) -> Estimate | None:
+    """slope(arm a) - slope(arm b) of paired per-sample gains; each arm's samples resampled independently."""
+    value = _slope(x, np.array([p.mean() for p in per_a])) - _slope(x, np.array([p.mean() for p in per_b]))
+    if not math.isfinite(value):
+        return None
+    rng = np.random.default_rng(SEED)
+    diffs = _resampled_slopes(per_a, x, rng) - _resampled_slopes(per_b, x, rng)
+    lo, hi = _quantiles(diffs)
+    return Estimate(value, lo, hi, int(sum(p.size for p in per_a)), "samples")
 
 
 # ----------------------------------------------------------------------------------------------- findings
@@ -374,22 +408,26 @@ def f_gain_grows(d: StudyData, tasks: list[str], order_arm: str | None) -> Findi
         labels = buckets_of(d, task)
         x = _bucket_x(labels)
         arms = [("main", "random order")] + ([(order_arm, "sorted order")] if order_arm else [])
-        mats = {}
+        mats: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        samples_of: dict[str, list[np.ndarray]] = {}  # arm -> per-bucket paired per-sample gains (fallback)
+        measure = SAMPLE_MEASURE.get(task, "score")
+        label_m = SAMPLE_LABEL.get(task, measure)
         for arm, label in arms:
             g, s = gain_matrix(d, task=task, arm=arm, metric=metric, labels=labels)
             mats[arm] = (g, s)
+            gi = _run_ids(d, arm=arm, task=task, variant="grpo")
+            si = _run_ids(d, arm=arm, task=task, variant="sft")
             est = slope_estimate(g, s, x)
-            basis = "seeds"
+            basis, va, vb = "seeds", g.ravel(), s.ravel()
             if est is not None and (not est.has_interval or est.lo == est.hi) and not d.samples.empty:
-                gi, si = _run_ids(d, arm=arm, task=task, variant="grpo"), _run_ids(d, arm=arm, task=task,
-                                                                                 variant="sft")
-                measure = SAMPLE_MEASURE.get(task, "score")
                 why = "1 seed" if min(len(gi), len(si)) < 2 else "identical seeds"
-                s_est = sample_slope_estimate(d, gi, si, labels, x, measure)
+                per = paired_gains(d, gi, si, labels, measure)
+                s_est = sample_slope_estimate(per, x) if per is not None else None
                 if s_est is not None:
+                    samples_of[arm] = per  # type: ignore[assignment]
                     est = s_est
-                    basis = f"paired samples of per-sample {measure} ({why}: training variance not included)"
-            v, why = verdict_greater(est, g.ravel(), s.ravel())
+                    basis = f"paired eval samples, per-sample {label_m} ({why}: training variance not included)"
+            v, why = verdict_greater(est, va, vb)
             per_bucket = {b: (float(g[:, i].mean() - s[:, i].mean()) if g.size and s.size else None)
                           for i, b in enumerate(labels)}
             f.extra.setdefault(task, {})[arm] = per_bucket
@@ -398,9 +436,13 @@ def f_gain_grows(d: StudyData, tasks: list[str], order_arm: str | None) -> Findi
         if order_arm and order_arm in mats and all(m[0].size and m[1].size for m in mats.values()):
             est = slope_diff_estimate([mats["main"], mats[order_arm]], x)
             flat = np.concatenate([a.ravel() for m in mats.values() for a in m])
+            basis = "seeds" if est and est.has_interval else "none"
+            if (est is None or not est.has_interval or est.lo == est.hi) and len(samples_of) == 2:
+                est = sample_slope_diff(samples_of["main"], samples_of[order_arm], x)
+                basis = f"paired eval samples, per-sample {label_m} (training variance not included)"
             v, why = verdict_greater(est, flat, np.zeros(0))
             f.lines.append(Line(task, "slope(random) - slope(sorted): the order mechanism", "random", "sorted", est,
-                                v, _note(why, "seeds" if est and est.has_interval else "none"), decides=False))
+                                v, _note(why, basis), decides=False))
     f.verdict = combine(f.lines)
     f.extra["x"] = "mean ln(n!) of each bucket (counts uniform within the bucket)"
     return f
