@@ -430,7 +430,7 @@ def f_gain_grows(d: StudyData, tasks: list[str], order_arm: str | None) -> Findi
             v, why = verdict_greater(est, va, vb)
             per_bucket = {b: (float(g[:, i].mean() - s[:, i].mean()) if g.size and s.size else None)
                           for i, b in enumerate(labels)}
-            f.extra.setdefault(task, {})[arm] = per_bucket
+            f.extra.setdefault(task, {})[label] = per_bucket
             f.lines.append(Line(task, f"slope of {metric} gain per unit mean ln(n!) ({label})", "grpo", "sft", est,
                                 v, _note(why, basis), decides=arm == "main"))
         if order_arm and order_arm in mats and all(m[0].size and m[1].size for m in mats.values()):

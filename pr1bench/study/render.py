@@ -128,7 +128,7 @@ def plot_gains(findings: list[Finding], out: Path) -> list[Path]:
         for arm, per in grow.extra[task].items():
             labels = list(per)
             ys = [per[b] if per[b] is not None else math.nan for b in labels]
-            ax.plot(range(len(labels)), ys, marker="o", label="random order" if arm == "main" else f"{arm}")
+            ax.plot(range(len(labels)), ys, marker="o", label=arm)
             ax.set_xticks(range(len(labels)), labels)
         ax.axhline(0, color="#999", lw=0.8)
         ax.set_title(task)
