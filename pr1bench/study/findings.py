@@ -72,9 +72,14 @@ def load(name: str, *, quick: bool | None = None) -> StudyData:
     """Read a study's completed runs from DuckDB (the newest completed run per key)."""
     import pandas as pd
 
+    from pr1bench.paths import db_path
     from pr1bench.report.data import primary_metrics
+    from pr1bench.store.connection import NoResultsError
     from pr1bench.store.queries import query
 
+    hint = f"`pr1bench study run {name}{' --quick' if quick else ''}`"
+    if not db_path().is_file():
+        raise NoResultsError(f"no results database at {db_path()}; run {hint} first")
     cond = "json_extract_string(r.config, '$.run.study.name') = ?"
     params: list[Any] = [name]
     if quick is not None:
@@ -88,10 +93,8 @@ def load(name: str, *, quick: bool | None = None) -> StudyData:
         QUALIFY row_number() OVER (PARTITION BY key ORDER BY r.ended_at DESC, r.run_id DESC) = 1
     """, params)
     if runs.empty:
-        from pr1bench.store.connection import NoResultsError
-
         raise NoResultsError(f"no completed runs of study {name!r}{' (quick form)' if quick else ''} in the "
-                             f"database; run `pr1bench study run {name}{' --quick' if quick else ''}` first")
+                             f"database; run {hint} first")
     ids = list(runs["run_id"])
     ph = ",".join("?" * len(ids))
     m = query(f"SELECT run_id, metric, bucket, value FROM eval_metrics WHERE split = 'eval' AND run_id IN ({ph})",
