@@ -13,8 +13,9 @@ Statistics (stated once; the report repeats them):
 * Verdicts: a claim that A beats B (or that a slope is positive) is *reproduced* when the interval lies above 0,
   *not reproduced* when it lies below 0, otherwise *inconclusive*. "CoT does not help" is reproduced when the
   interval of CoT - no-CoT lies below the equivalence margin (default 0.02), not reproduced when it lies above 0.
-  A difference computed from runs that all scored exactly 0 is *inconclusive (no signal)*: the model did not learn
-  the task in either arm, so nothing about the mechanism can be read off.
+  A comparison where every run scored below the study's ``signal_floor`` (default 0.01, about one evaluation sample
+  in 100) on the metric is *inconclusive (no signal)*: the model did not learn the task in either arm (detection AP
+  of 1e-4 is one lucky box), so nothing about the mechanism can be read off, however narrow the interval.
 * The growth of the RL gain with complexity is the least-squares slope of (GRPO - SFT) per bucket against the
   bucket's mean ln(n!) (the paper's complexity measure), bootstrapped the same way.
 """
@@ -66,6 +67,7 @@ class StudyData:
     samples: Any  # DataFrame: run_id, sample_id, bucket, score
     primary: dict[str, str]
     seeds: list[int]
+    floor: float = 0.01  # the study's signal_floor: a metric below it in every run carries no signal
 
 
 def load(name: str, *, quick: bool | None = None) -> StudyData:
@@ -187,13 +189,19 @@ def compare(d: StudyData, *, task: str, metric: str, a: str, b: str, arm_a: str 
     return est, va, vb, "none"
 
 
-def verdict_greater(est: Estimate | None, va: np.ndarray, vb: np.ndarray) -> tuple[str, str]:
+def _no_signal(va: np.ndarray, vb: np.ndarray, floor: float) -> bool:
+    vals = np.abs(np.concatenate([np.asarray(va, float).ravel(), np.asarray(vb, float).ravel()]))
+    vals = vals[np.isfinite(vals)]
+    return bool(vals.size) and bool(np.all(vals < floor) if floor > 0 else not np.any(vals))
+
+
+def verdict_greater(est: Estimate | None, va: np.ndarray, vb: np.ndarray, floor: float = 0.0) -> tuple[str, str]:
     """Verdict for 'a > b' (or slope > 0). ``va``/``vb`` are the primary metric's values: when they are all 0 the
     metric carries no signal and no proxy interval (per-sample F1, 1 - NED) may decide in its place."""
     if est is None:
         return INCONCLUSIVE, "missing runs"
-    if va.size and not np.any(va) and not np.any(vb):
-        return INCONCLUSIVE, "no signal: every run scored 0 on the metric"
+    if _no_signal(va, vb, floor):
+        return INCONCLUSIVE, _floor_note(floor)
     if not est.has_interval:
         return INCONCLUSIVE, f"no interval (n={est.n})"
     if est.lo is not None and est.lo > 0:
@@ -203,12 +211,18 @@ def verdict_greater(est: Estimate | None, va: np.ndarray, vb: np.ndarray) -> tup
     return INCONCLUSIVE, "interval contains 0"
 
 
-def verdict_not_better(est: Estimate | None, va: np.ndarray, vb: np.ndarray, margin: float) -> tuple[str, str]:
+def _floor_note(floor: float) -> str:
+    return f"no signal: every run scored below {floor:g} on the metric" if floor > 0 else \
+        "no signal: every run scored 0 on the metric"
+
+
+def verdict_not_better(est: Estimate | None, va: np.ndarray, vb: np.ndarray, margin: float, floor: float = 0.0
+                       ) -> tuple[str, str]:
     """Verdict for 'a does not help over b': a - b stays below the equivalence margin."""
     if est is None:
         return INCONCLUSIVE, "missing runs"
-    if va.size and vb.size and not np.any(va) and not np.any(vb):
-        return INCONCLUSIVE, "no signal: every run scored 0 on the metric"
+    if _no_signal(va, vb, floor):
+        return INCONCLUSIVE, _floor_note(floor)
     if not est.has_interval:
         return INCONCLUSIVE, f"no interval (n={est.n})"
     if est.lo is not None and est.lo > 0:
@@ -370,15 +384,15 @@ def f_rl_beats_sft(d: StudyData, high: dict[str, str]) -> Finding:
     for task, bucket in high.items():
         metric = d.primary[task]
         est, va, vb, basis = compare(d, task=task, metric=metric, a="grpo", b="sft", bucket=bucket)
-        v, why = verdict_greater(est, va, vb)
+        v, why = verdict_greater(est, va, vb, d.floor)
         f.lines.append(Line(task, f"{metric}, bucket {bucket} (greedy)", "grpo", "sft", est, v,
                             _note(why, basis), _mean(va), _mean(vb)))
         est, va, vb, basis = compare(d, task=task, metric=metric, a="grpo", b="sft")
-        v, why = verdict_greater(est, va, vb)
+        v, why = verdict_greater(est, va, vb, d.floor)
         f.lines.append(Line(task, f"{metric}, all (greedy)", "grpo", "sft", est, v, _note(why, basis),
                             _mean(va), _mean(vb), decides=False))
         est, va, vb, basis = compare(d, task=task, metric="reward_sampled", a="grpo", b="sft")
-        v, why = verdict_greater(est, va, vb)
+        v, why = verdict_greater(est, va, vb, d.floor)
         f.lines.append(Line(task, "reward, all (sampled)", "grpo", "sft", est, v, _note(why, basis), _mean(va),
                             _mean(vb), decides=False))
     f.verdict = combine(f.lines)
@@ -390,12 +404,12 @@ def f_cot(d: StudyData, tasks: list[str], margin: float) -> Finding:
     for task in tasks:
         metric = d.primary[task]
         est, va, vb, basis = compare(d, task=task, metric=metric, a="cot-grpo", b="grpo")
-        v, why = verdict_not_better(est, va, vb, margin)
+        v, why = verdict_not_better(est, va, vb, margin, d.floor)
         f.lines.append(Line(task, f"{metric}, all (greedy)", "cot-grpo", "grpo", est, v, _note(why, basis),
                             _mean(va), _mean(vb)))
         sampled = "reward_sampled_task" if _has(d, task, "reward_sampled_task") else "reward_sampled"
         est, va, vb, basis = compare(d, task=task, metric=sampled, a="cot-grpo", b="grpo")
-        v, why = verdict_not_better(est, va, vb, margin)
+        v, why = verdict_not_better(est, va, vb, margin, d.floor)
         label = ("task reward terms, all (sampled; think-format term excluded)" if sampled == "reward_sampled_task"
                  else "reward, all (sampled; CoT adds the think-format term)")
         f.lines.append(Line(task, label, "cot-grpo", "grpo", est, v, _note(why, basis), _mean(va), _mean(vb),
@@ -430,7 +444,7 @@ def f_gain_grows(d: StudyData, tasks: list[str], order_arm: str | None) -> Findi
                     samples_of[arm] = per  # type: ignore[assignment]
                     est = s_est
                     basis = f"paired eval samples, per-sample {label_m} ({why}: training variance not included)"
-            v, why = verdict_greater(est, va, vb)
+            v, why = verdict_greater(est, va, vb, d.floor)
             per_bucket = {b: (float(g[:, i].mean() - s[:, i].mean()) if g.size and s.size else None)
                           for i, b in enumerate(labels)}
             f.extra.setdefault(task, {})[label] = per_bucket
@@ -443,7 +457,7 @@ def f_gain_grows(d: StudyData, tasks: list[str], order_arm: str | None) -> Findi
             if (est is None or not est.has_interval or est.lo == est.hi) and len(samples_of) == 2:
                 est = sample_slope_diff(samples_of["main"], samples_of[order_arm], x)
                 basis = f"paired eval samples, per-sample {label_m} (training variance not included)"
-            v, why = verdict_greater(est, flat, np.zeros(0))
+            v, why = verdict_greater(est, flat, np.zeros(0), d.floor)
             f.lines.append(Line(task, "slope(random) - slope(sorted): the order mechanism", "random", "sorted", est,
                                 v, _note(why, basis), decides=False))
     f.verdict = combine(f.lines)
@@ -456,13 +470,15 @@ def f_matching(d: StudyData, tasks: list[str], arm: str) -> Finding:
     for task in tasks:
         metric = d.primary[task]
         est, va, vb, basis = compare(d, task=task, metric=metric, a="grpo", b="grpo", arm_a="main", arm_b=arm)
-        v, why = verdict_greater(est, va, vb)
+        v, why = verdict_greater(est, va, vb, d.floor)
         f.lines.append(Line(task, f"{metric}, all (greedy)", "hungarian", "sequential", est, v, _note(why, basis),
                             _mean(va), _mean(vb)))
         est, va, vb, basis = compare(d, task=task, metric="reward_sampled", a="grpo", b="grpo", arm_a="main",
                                      arm_b=arm)
-        v, why = verdict_greater(est, va, vb)
-        f.lines.append(Line(task, "reward, all (sampled)", "hungarian", "sequential", est, v, _note(why, basis),
+        # each arm's sampled reward is scored with its own matching: sequential scores the same answer lower by
+        # construction, so this line describes the two rewards, not which training worked better
+        f.lines.append(Line(task, "reward, all (sampled; each arm scored with its own matching)", "hungarian",
+                            "sequential", est, "not comparable", "the two arms' rewards differ by definition",
                             _mean(va), _mean(vb), decides=False))
     f.verdict = combine(f.lines)
     return f
@@ -480,6 +496,7 @@ def all_findings(d: StudyData, study: Any) -> list[Finding]:
     order_arm = next((n for n, ab in study.ablations.items() if "data.order" in ab.set), None)
     match_arm = next((n for n, ab in study.ablations.items() if "matching" in ab.set), None)
     grow_tasks = list(high) or tasks
+    d.floor = float(getattr(study, "signal_floor", d.floor))
     out = [f_rl_beats_sft(d, high), f_cot(d, tasks, study.equivalence_margin),
            f_gain_grows(d, grow_tasks, order_arm)]
     if match_arm:

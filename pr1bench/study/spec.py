@@ -79,6 +79,9 @@ class StudySpec(_Strict):
     quick: Quick = Field(default_factory=Quick)
     high_complexity: dict[str, str] = Field(
         default_factory=dict, description="task -> the bucket that counts as high perceptual complexity")
+    signal_floor: float = Field(
+        0.01, ge=0, description="a metric below this in every compared run carries no signal (about one eval sample "
+        "in 100): the comparison is inconclusive whatever its interval")
     equivalence_margin: float = Field(
         0.02, ge=0, description="|difference| below this is 'no meaningful effect' (metric units) for 'CoT does "
         "not help'")

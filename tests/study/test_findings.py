@@ -142,3 +142,12 @@ def test_identical_seeds_fall_back_to_samples():
     ln = F.f_rl_beats_sft(d, {"counting": "7-10"}).lines[0]
     assert ln.est.basis == "samples" and ln.est.lo < ln.est.hi and "identical seeds" in ln.note
     assert ln.est.value == pytest.approx(0.2)
+
+
+def test_values_below_the_signal_floor_decide_nothing():
+    """AP of 1e-4 (one lucky box) with a tiny but 'significant' difference is no evidence either way."""
+    d = _data(lambda arm, v, seed, b: (2e-4 if v == "grpo" else 1e-4) + 1e-6 * seed)
+    ln = F.f_rl_beats_sft(d, {"counting": "7-10"}).lines[0]
+    assert ln.est.lo > 0 and ln.verdict == F.INCONCLUSIVE and "below 0.01" in ln.note
+    d.floor = 0.0
+    assert F.f_rl_beats_sft(d, {"counting": "7-10"}).lines[0].verdict == F.REPRODUCED
