@@ -113,7 +113,7 @@ def load(name: str, *, quick: bool | None = None) -> StudyData:
 # ----------------------------------------------------------------------------------------------- helpers
 
 
-def _values(d: StudyData, *, arm: str, task: str, variant: str, metric: str, bucket: str = "all") -> np.ndarray:
+def values_of(d: StudyData, *, arm: str, task: str, variant: str, metric: str, bucket: str = "all") -> np.ndarray:
     df = d.metrics
     sel = df[(df.arm == arm) & (df.task == task) & (df.variant == variant) & (df.metric == metric)
              & (df.bucket == bucket)]
@@ -167,8 +167,8 @@ def compare(d: StudyData, *, task: str, metric: str, a: str, b: str, arm_a: str 
     (the quick form), or seeds that all gave the same value (a zero-width interval that would claim certainty
     the evaluation set does not have). The sampled reward has no per-sample record and gets no fallback.
     """
-    va = _values(d, arm=arm_a, task=task, variant=a, metric=metric, bucket=bucket)
-    vb = _values(d, arm=arm_b, task=task, variant=b, metric=metric, bucket=bucket)
+    va = values_of(d, arm=arm_a, task=task, variant=a, metric=metric, bucket=bucket)
+    vb = values_of(d, arm=arm_b, task=task, variant=b, metric=metric, bucket=bucket)
     est = diff_ci(va, vb) if va.size and vb.size else None
     if est is not None and est.has_interval and est.lo != est.hi:
         return est, va, vb, "seeds"
@@ -195,15 +195,23 @@ def _no_signal(va: np.ndarray, vb: np.ndarray, floor: float) -> bool:
     return bool(vals.size) and bool(np.all(vals < floor) if floor > 0 else not np.any(vals))
 
 
+def _undecidable(est: Estimate | None, va: np.ndarray, vb: np.ndarray, floor: float) -> str:
+    """Why no verdict can be read off (missing runs, no signal, no interval), or '' when one can."""
+    if est is None:
+        return "missing runs"
+    if _no_signal(va, vb, floor):
+        return _floor_note(floor)
+    if not est.has_interval:
+        return f"no interval (n={est.n})"
+    return ""
+
+
 def verdict_greater(est: Estimate | None, va: np.ndarray, vb: np.ndarray, floor: float = 0.0) -> tuple[str, str]:
     """Verdict for 'a > b' (or slope > 0). ``va``/``vb`` are the primary metric's values: when they are all 0 the
     metric carries no signal and no proxy interval (per-sample F1, 1 - NED) may decide in its place."""
-    if est is None:
-        return INCONCLUSIVE, "missing runs"
-    if _no_signal(va, vb, floor):
-        return INCONCLUSIVE, _floor_note(floor)
-    if not est.has_interval:
-        return INCONCLUSIVE, f"no interval (n={est.n})"
+    why = _undecidable(est, va, vb, floor)
+    if why or est is None:
+        return INCONCLUSIVE, why
     if est.lo is not None and est.lo > 0:
         return REPRODUCED, ""
     if est.hi is not None and est.hi < 0:
@@ -219,12 +227,9 @@ def _floor_note(floor: float) -> str:
 def verdict_not_better(est: Estimate | None, va: np.ndarray, vb: np.ndarray, margin: float, floor: float = 0.0
                        ) -> tuple[str, str]:
     """Verdict for 'a does not help over b': a - b stays below the equivalence margin."""
-    if est is None:
-        return INCONCLUSIVE, "missing runs"
-    if _no_signal(va, vb, floor):
-        return INCONCLUSIVE, _floor_note(floor)
-    if not est.has_interval:
-        return INCONCLUSIVE, f"no interval (n={est.n})"
+    why = _undecidable(est, va, vb, floor)
+    if why or est is None:
+        return INCONCLUSIVE, why
     if est.lo is not None and est.lo > 0:
         return NOT_REPRODUCED, "CoT is better"
     if est.hi is not None and est.hi < margin:
@@ -281,7 +286,7 @@ def gain_matrix(d: StudyData, *, task: str, arm: str, metric: str, labels: list[
                 ref: str = "sft") -> tuple[np.ndarray, np.ndarray]:
     """Per-seed per-bucket values of the two variants: arrays (seeds, buckets)."""
     def mat(v: str) -> np.ndarray:
-        cols = [_values(d, arm=arm, task=task, variant=v, metric=metric, bucket=b) for b in labels]
+        cols = [values_of(d, arm=arm, task=task, variant=v, metric=metric, bucket=b) for b in labels]
         n = min((c.size for c in cols), default=0)
         return np.stack([c[:n] for c in cols], axis=1) if n else np.zeros((0, len(labels)))
 
@@ -303,10 +308,8 @@ def slope_estimate(g: np.ndarray, s: np.ndarray, x: np.ndarray, *, rng_seed: int
     si = rng.integers(0, s.shape[0], size=(N_RESAMPLES, s.shape[0]))
     diffs = g[gi].mean(axis=1) - s[si].mean(axis=1)  # (R, buckets)
     slopes = np.array([_slope(x, row) for row in diffs])
-    slopes = slopes[np.isfinite(slopes)]
-    alpha = (1 - CONFIDENCE) / 2
-    lo, hi = np.quantile(slopes, [alpha, 1 - alpha])
-    return Estimate(value, float(lo), float(hi), n, "seeds")
+    lo, hi = _quantiles(slopes)
+    return Estimate(value, lo, hi, n, "seeds")
 
 
 def slope_diff_estimate(pairs: list[tuple[np.ndarray, np.ndarray]], x: np.ndarray) -> Estimate | None:
@@ -323,11 +326,8 @@ def slope_diff_estimate(pairs: list[tuple[np.ndarray, np.ndarray]], x: np.ndarra
     for _ in range(N_RESAMPLES):
         m = [a[rng.integers(0, a.shape[0], a.shape[0])].mean(0) for a in (g1, s1, g2, s2)]
         out.append(_slope(x, m[0] - m[1]) - _slope(x, m[2] - m[3]))
-    arr = np.asarray(out)
-    arr = arr[np.isfinite(arr)]
-    alpha = (1 - CONFIDENCE) / 2
-    lo, hi = np.quantile(arr, [alpha, 1 - alpha])
-    return Estimate(float(value), float(lo), float(hi), n, "seeds")
+    lo, hi = _quantiles(np.asarray(out))
+    return Estimate(float(value), lo, hi, n, "seeds")
 
 
 def paired_gains(d: StudyData, g_ids: list[str], s_ids: list[str], labels: list[str], measure: str

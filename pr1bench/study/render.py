@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from pr1bench.report.stats import mean_ci
-from pr1bench.study.findings import Finding, StudyData, buckets_of, fmt_est
+from pr1bench.report.stats import diff_ci, mean_ci
+from pr1bench.study.findings import Finding, StudyData, buckets_of, fmt_est, values_of
 
 VARIANTS = ("base", "sft", "grpo", "cot-grpo", "sft-grpo")
 REFERENCE_VERSION = 1
@@ -25,19 +25,12 @@ def _cell(values: np.ndarray) -> str:
     return f"{est.value:.3f} (n={est.n})"
 
 
-def _vals(d: StudyData, arm: str, task: str, variant: str, metric: str, bucket: str = "all") -> np.ndarray:
-    df = d.metrics
-    sel = df[(df.arm == arm) & (df.task == task) & (df.variant == variant) & (df.metric == metric)
-             & (df.bucket == bucket)]
-    return sel.sort_values("seed")["value"].to_numpy(dtype=float)
-
-
 def main_table(d: StudyData, tasks: list[str], metric_of: dict[str, str], title: str) -> list[str]:
     out = [f"### {title}", "", "| task | metric | " + " | ".join(VARIANTS) + " |",
            "|---|---|" + "---|" * len(VARIANTS)]
     for task in tasks:
         metric = metric_of[task]
-        cells = [_cell(_vals(d, "main", task, v, metric)) for v in VARIANTS]
+        cells = [_cell(values_of(d, arm="main", task=task, variant=v, metric=metric)) for v in VARIANTS]
         out.append(f"| {task} | {metric} | " + " | ".join(cells) + " |")
     return [*out, ""]
 
@@ -50,13 +43,12 @@ def bucket_table(d: StudyData, task: str, arms: list[tuple[str, str]]) -> list[s
            "|---|---|---|---|---|---|---|"]
     for b in labels:
         for arm, label in arms:
-            g, s = _vals(d, arm, task, "grpo", metric, b), _vals(d, arm, task, "sft", metric, b)
+            g, s = (values_of(d, arm=arm, task=task, variant=v, metric=metric, bucket=b) for v in ("grpo", "sft"))
             if not g.size and not s.size:
                 continue
-            from pr1bench.report.stats import diff_ci
-
             gain = diff_ci(g, s) if g.size and s.size else None
-            rs, rg = (_vals(d, arm, task, v, "reward_sampled", b) for v in ("sft", "grpo"))
+            rs, rg = (values_of(d, arm=arm, task=task, variant=v, metric="reward_sampled", bucket=b)
+                      for v in ("sft", "grpo"))
             out.append(f"| {b} | {label} | {_cell(s)} | {_cell(g)} | {fmt_est(gain)} | {_cell(rs)} | {_cell(rg)} |")
     return [*out, ""]
 
@@ -150,7 +142,7 @@ def plot_variants(d: StudyData, tasks: list[str], out: Path) -> list[Path]:
         for j, metric in enumerate((d.primary[task], "reward_sampled")):
             ax = axes[2 * i + j]
             for k, v in enumerate(VARIANTS):
-                est = mean_ci(_vals(d, "main", task, v, metric))
+                est = mean_ci(values_of(d, arm="main", task=task, variant=v, metric=metric))
                 if est is None:
                     continue
                 err = None
