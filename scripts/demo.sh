@@ -10,5 +10,5 @@ $PR1 tasks validate
 $PR1 model bootstrap
 $PR1 study run embedded --quick --report results/study-quick
 cat results/study-quick/study.md
-$PR1 sweep detection --trials 6 --jobs 2
+$PR1 sweep detection --trials 6 --jobs 2 --resume   # --resume: a second run of this script continues the sweep
 $PR1 report --tasks detection --sweep detection --format markdown --out "$OUT"
