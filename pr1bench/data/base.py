@@ -188,12 +188,17 @@ def iter_samples(
     split: str,
     n_samples: int,
     seed: int,
+    start: int = 0,
 ) -> Iterator[Sample]:
-    """Yield samples lazily (same content as :func:`generate`); useful for large splits."""
+    """Yield samples ``start .. start + n_samples - 1`` lazily (same content as :func:`generate`).
+
+    Every sample is seeded by its own index, so starting at ``start`` costs nothing for the samples before it
+    (a pretraining that draws fresh samples at step k does not rebuild the k * batch samples before them).
+    """
     cls = GENERATORS.get(name)
     gen = cls(validate_params(name, params))
     base = derive_seed(seed, split)
-    for i in range(n_samples):
+    for i in range(start, start + n_samples):
         rng = np.random.default_rng([base, i, 0])
         order_rng = np.random.default_rng([base, i, 1])
         k = gen.pick_knob(i, rng)

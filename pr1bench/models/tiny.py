@@ -21,8 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-BUILDER_VERSION = 1
-"""Bump whenever the corpus, tokenizer, template or config defaults change what ``build_tiny`` produces."""
+BUILDER_VERSION = 2
+"""Bump whenever the corpus, tokenizer, template or config defaults change what ``build_tiny`` produces.
+
+2: one token per integer 0..1000 (coordinates in pixels and on Qwen2-VL's 0-1000 scale), their embeddings
+initialised from Fourier features of the value, answer-structure tokens, and the M-RoPE layout as a knob."""
 
 MANIFEST_NAME = "pr1bench_model.json"
 PATCH_SIZE = 14
@@ -43,6 +46,12 @@ class TinyConfig:
         vision_dim: vision embedding size (4 vision heads).
         vocab_size: BPE vocabulary target, including 256 bytes and 14 special tokens.
         max_new_tokens: default generation length stored in the generation config.
+        number_tokens: integers ``0 .. number_tokens - 1`` become single tokens (0: numbers stay digit by
+            digit, builder version 1). Measured (../shared/SPIKE-NOTES.md, arms A vs B): with digit tokens the
+            answer loss never left the plateau of a model that ignores positions; with number tokens it did.
+        structure_tokens: add the answer-format fragments of ``tokenizer.STRUCTURE_TOKENS`` as single tokens.
+        mrope: ``"interleaved"`` (t, h, w take every third rotary frequency, as Qwen3-VL does) or ``"chunked"``
+            (Qwen2-VL's own three contiguous blocks, which leave the width axis only the lowest frequencies).
     """
 
     hidden: int = 128
@@ -53,6 +62,9 @@ class TinyConfig:
     vision_dim: int = 64
     vocab_size: int = 1024
     max_new_tokens: int = 256
+    number_tokens: int = 1001
+    structure_tokens: bool = True
+    mrope: str = "interleaved"
 
     @property
     def head_dim(self) -> int:
@@ -60,12 +72,23 @@ class TinyConfig:
         return self.hidden // self.heads
 
 
-def mrope_section(head_dim: int) -> list[int]:
-    """Split ``head_dim // 2`` rotary frequencies over (t, h, w) like Qwen2-VL's [16, 24, 24] for head_dim 128.
+def mrope_section(head_dim: int, layout: str = "chunked") -> list[int]:
+    """Split ``head_dim // 2`` rotary frequencies over (t, h, w).
 
-    Qwen2-VL gives a quarter to time and three eighths each to height and width; for head_dim 32 that is [4, 6, 6].
+    ``chunked`` is Qwen2-VL's own split ([16, 24, 24] for head_dim 128; [4, 6, 6] for 32): a quarter of the
+    frequencies to time, then three eighths each to height and width, in that order, so width gets the lowest
+    frequencies. At head_dim 32 and theta 1e4 one column step then turns the width section by at most 0.003 rad
+    while one row step turns the height section by up to 0.1 rad: the LM can tell rows apart by position but
+    hardly columns (the x/y asymmetry measured in the spike). ``interleaved`` lists ``head_dim // 2`` sections of
+    one frequency each; transformers' Qwen2-VL assigns section ``i`` to axis ``i % 3``, so t, h and w take every
+    third frequency and each axis spans the whole range, which is Qwen3-VL's interleaved M-RoPE expressed in a
+    Qwen2-VL config.
     """
     half = head_dim // 2
+    if layout == "interleaved":
+        return [1] * half
+    if layout != "chunked":
+        raise ValueError(f"unknown M-RoPE layout {layout!r}; known: chunked, interleaved")
     t = half // 4
     h = (half - t) // 2
     return [t, h, half - t - h]
@@ -122,9 +145,11 @@ def build_processor(cfg: TinyConfig, image_size: int) -> Any:
     from transformers import Qwen2VLImageProcessor, Qwen2VLProcessor, Qwen2VLVideoProcessor
 
     from pr1bench.models.corpus import build_corpus
-    from pr1bench.models.tokenizer import CHAT_TEMPLATE, train_tokenizer
+    from pr1bench.models.tokenizer import CHAT_TEMPLATE, add_answer_tokens, train_tokenizer
 
     tokenizer = train_tokenizer(build_corpus(), cfg.vocab_size)
+    if cfg.number_tokens or cfg.structure_tokens:
+        add_answer_tokens(tokenizer, cfg.number_tokens, structure=cfg.structure_tokens)
     pixels = {"min_pixels": min(MIN_PIXELS, image_size**2), "max_pixels": image_size**2}
     common = {"patch_size": PATCH_SIZE, "merge_size": MERGE_SIZE, "temporal_patch_size": 2}
     image_processor = Qwen2VLImageProcessor(**pixels, **common)
@@ -153,7 +178,7 @@ def model_config(cfg: TinyConfig, tokenizer: Any) -> Any:
         "rope_parameters": {
             "rope_type": "default",
             "rope_theta": 10000.0,
-            "mrope_section": mrope_section(cfg.head_dim),
+            "mrope_section": mrope_section(cfg.head_dim, cfg.mrope),
         },
         "bos_token_id": ids["<|endoftext|>"],
         "eos_token_id": ids["<|im_end|>"],
@@ -188,6 +213,8 @@ def build_model(cfg: TinyConfig, tokenizer: Any, seed: int) -> Any:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = Qwen2VLForConditionalGeneration(config)
+        if cfg.number_tokens:
+            init_number_embeddings(model, tokenizer, cfg.number_tokens, seed)
     model.eval()
     eos, pad = config.text_config.eos_token_id, config.text_config.pad_token_id
     model.generation_config = GenerationConfig(
@@ -198,6 +225,36 @@ def build_model(cfg: TinyConfig, tokenizer: Any, seed: int) -> Any:
         max_new_tokens=cfg.max_new_tokens,
     )
     return model
+
+
+def init_number_embeddings(model: Any, tokenizer: Any, n: int, seed: int, *, periods: tuple[float, float] = (2.0, 4000.0)
+                           ) -> None:
+    """Give the number tokens embeddings that are a smooth function of their value.
+
+    Why: with tied embeddings the output layer scores token ``57`` with the embedding of ``57``; if neighbouring
+    values have similar embeddings, learning to say 57 also raises 56 and 58, so coordinates are learned as a
+    quantity rather than as 1,001 unrelated classes. The embedding of value ``v`` is a fixed random projection of
+    ``[sin(2 pi v / p_k), cos(2 pi v / p_k)]`` over periods ``p_k`` spaced geometrically in ``periods``, scaled to
+    the std of the other embeddings.
+    """
+    import torch
+
+    from pr1bench.models.tokenizer import number_token_strings
+
+    emb = model.get_input_embeddings().weight
+    ids = tokenizer.convert_tokens_to_ids(number_token_strings(n))
+    g = torch.Generator().manual_seed(seed + 7919)
+    k = emb.shape[1] // 2
+    p = torch.logspace(torch.log10(torch.tensor(periods[0])), torch.log10(torch.tensor(periods[1])), k)
+    v = torch.arange(n, dtype=torch.float32)[:, None] * (2 * torch.pi / p)[None, :]
+    feats = torch.cat([v.sin(), v.cos()], dim=1)  # (n, 2k), each row has norm sqrt(k)
+    proj = torch.linalg.qr(torch.randn(emb.shape[1], 2 * k, generator=g))[0].T  # orthonormal rows
+    vec = feats @ proj
+    others = torch.ones(emb.shape[0], dtype=torch.bool)
+    others[ids] = False
+    vec = vec / vec.std() * emb[others].std()
+    with torch.no_grad():
+        emb[ids] = vec.to(emb.dtype)
 
 
 def _manifest(cfg: TinyConfig, seed: int, image_size: int, model: Any, out_dir: Path, seconds: float) -> dict:

@@ -4,8 +4,11 @@ Design decisions (the lead may want to revisit them when scaling up):
 
 * Byte-level BPE, so any string (OCR output, odd punctuation, model garbage) encodes and decodes exactly.
 * Pre-tokenisation uses Qwen2's split pattern, which puts every digit in its own piece (``\\p{N}`` matches one
-  character). Numbers are therefore always digit sequences: ``"123"`` -> ``1 2 3``. A tiny model learns coordinates
-  compositionally this way; a number-per-token vocabulary would need 1001 separately learned embeddings.
+  character). Builder version 1 stopped there, so ``"123"`` was ``1 2 3``: measured, a ~1M-parameter model never
+  learned to localise that way (answer loss stuck on the plateau of a model that ignores positions). Version 2
+  adds, after training, one token per integer 0..1000 (:func:`add_answer_tokens`; added tokens are matched
+  longest-first before pre-tokenisation, so ``"123"`` is one token) and a few answer-structure fragments
+  (``", "``, ``'{"bbox_2d": ['``, ...), which halve the length of a detection answer.
 * Qwen2-VL's special tokens are added as *special* added tokens (never split, never merged). ``decode`` with
   ``skip_special_tokens=True`` would drop them, which is why :mod:`pr1bench.models.generate` strips only pad/eos.
 * ``clean_up_tokenization_spaces=False`` so ``decode(encode(s)) == s`` for answers like ``[12, 34]`` and ``" ,"``.
@@ -69,6 +72,30 @@ CHAT_TEMPLATE = (
 )
 """Qwen2-VL's chat format (``<|im_start|>role\\n...<|im_end|>\\n``, images as vision_start/image_pad/vision_end)
 with generation markers around each assistant turn's content and its ``<|im_end|>``."""
+
+
+STRUCTURE_TOKENS = (
+    ", ", "[[", "]]", "], [", '[{"bbox_2d": [', '{"bbox_2d": [', '], "label": "', '"}, ', '"}]',
+    "<think>", "</think>", "<answer>", "</answer>",
+)
+"""Fixed fragments of the answer formats (points, JSON boxes, the CoT wrapper), one token each (version 2)."""
+
+
+def number_token_strings(n: int) -> list[str]:
+    """``"0" .. str(n - 1)``: added tokens match longest first, so ``"105"`` is one token, never ``1 0 5``."""
+    return [str(i) for i in range(n)]
+
+
+def add_answer_tokens(tok: PreTrainedTokenizerFast, n_numbers: int, *, structure: bool = True) -> int:
+    """Add ``"0" .. str(n_numbers - 1)`` and (optionally) ``STRUCTURE_TOKENS`` as plain (non-special) tokens.
+
+    They decode to their literal text, so ``decode(encode(s)) == s`` still holds and parsers see the same
+    strings. Returns the number of tokens added.
+    """
+    from tokenizers import AddedToken
+
+    new = number_token_strings(n_numbers) + (list(STRUCTURE_TOKENS) if structure else [])
+    return tok.add_tokens([AddedToken(t, normalized=False) for t in new])
 
 
 def train_tokenizer(texts: list[str], vocab_size: int) -> PreTrainedTokenizerFast:

@@ -74,6 +74,33 @@ def test_mrope_section_sums_to_half_head_dim() -> None:
     assert mrope_section(128) == [16, 24, 24]  # Qwen2-VL's own split
     for head_dim in (16, 32, 48, 64):
         assert sum(mrope_section(head_dim)) == head_dim // 2
+        assert sum(mrope_section(head_dim, "interleaved")) == head_dim // 2
+    with pytest.raises(ValueError, match="interleaved"):
+        mrope_section(32, "diagonal")
+
+
+def test_interleaved_mrope_gives_width_high_frequencies(tiny: tuple[Any, Any]) -> None:
+    """transformers assigns section i to axis i % 3: with one frequency per section every axis gets fast ones."""
+    import torch
+
+    model = tiny[0]
+    assert model.config.text_config.rope_parameters["mrope_section"] == [1] * 16
+    rope = model.model.language_model.rotary_emb
+    pos = torch.zeros(3, 1, 2, dtype=torch.long)
+    pos[2, 0, 1] = 1  # one step along width only
+    cos, _ = rope(torch.zeros(1, dtype=torch.float32), pos)
+    turned = torch.arccos(cos[0, 1, :16].clamp(-1, 1))  # rotation per frequency of a one-column step
+    assert turned.max() > 0.3  # chunked sections leave width at most 0.003 rad per column at head_dim 32
+
+
+def test_number_embeddings_are_smooth_in_the_value(tiny: tuple[Any, Any]) -> None:
+    import torch
+
+    model, processor = tiny
+    emb = model.get_input_embeddings().weight
+    ids = processor.tokenizer.convert_tokens_to_ids(["57", "58", "500"])
+    cos = torch.nn.functional.cosine_similarity
+    assert cos(emb[ids[0]], emb[ids[1]], dim=0) > 0.5 > cos(emb[ids[0]], emb[ids[2]], dim=0)
 
 
 def test_corpus_is_deterministic() -> None:
@@ -88,16 +115,18 @@ def test_tokenizer_round_trips_exactly(tiny: tuple[Any, Any], text: str) -> None
     assert tok.decode(tok.encode(text, add_special_tokens=False)) == text
 
 
-def test_tokenizer_splits_digits_and_keeps_specials_whole(tiny: tuple[Any, Any]) -> None:
+def test_tokenizer_has_one_token_per_number_and_keeps_specials_whole(tiny: tuple[Any, Any]) -> None:
     tok = tiny[1].tokenizer
     pieces = tok.convert_ids_to_tokens(tok.encode(BOX_ANSWER, add_special_tokens=False))
     assert pieces[:2] == ["<|object_ref_start|>", "red"] and "<|box_start|>" in pieces
-    assert all(len(p) == 1 for p in pieces if any(ch.isdigit() for ch in p))
+    assert [p for p in pieces if any(ch.isdigit() for ch in p)] == ["12", "34", "56", "78"]
+    json_pieces = tok.convert_ids_to_tokens(tok.encode(JSON_ANSWER, add_special_tokens=False))
+    assert "1000" in json_pieces and '[{"bbox_2d": [' in json_pieces and len(json_pieces) <= 24
     assert (
         len(tok.encode("Output the bounding box of the red circle in the image.", add_special_tokens=False))
         <= 14
     )
-    assert 1000 <= len(tok) <= 2048
+    assert 2000 <= len(tok) <= 2100
 
 
 def test_chat_template_renders_image_placeholder(tiny: tuple[Any, Any], red_circle: Any) -> None:

@@ -1,0 +1,372 @@
+"""Pretraining of the embedded tiny model: the analog of the instruct checkpoint a real user starts from.
+
+Why a plain PyTorch loop and not TRL here: this runs once, for about an hour, to make the checkpoint that ships in
+the repository (like a hub model); every task training afterwards goes through TRL unchanged. What made the
+difference between "learns nothing" and "perceives" was measured (issue 13, ../shared/SPIKE-NOTES.md):
+
+* **Budget and fresh data.** The answer loss of point answers sits on the plateau of a model that ignores
+  positions for the first ~1,500-2,000 single-task steps. The old bootstrap gave each task ~300 steps of a fixed
+  pool. Here every step draws new images (per-index seeding, so step k costs the same as step 0).
+* **One token per number** (builder version 2) and **interleaved M-RoPE** (see ``pr1bench.models.tiny``).
+* **The LM head only at the answer positions**: ``labels=`` would project every prompt position onto the
+  vocabulary (~40% of a step at this size).
+
+The distribution is broader or easier than the tasks', so that the base is a generalist and task SFT and GRPO
+have something to win: counting and detection with 1-8 objects (the tasks have 1-10), grounding with 0-4
+distractors (tasks: 1-5), OCR of 1-2 words (task: 1-3), each task's prompt mixed with other phrasings, and a fifth
+of the samples in the CoT think/answer shape so that CoT variants parse. The eval splits of the tasks are never
+drawn from (split ``pretrain``, own seed).
+
+Run by ``pr1bench model bootstrap`` as ``python -m pr1bench.train.pretrain OUT_DIR --base TINY_DIR``. Writes into
+``OUT_DIR.partial`` (with a checkpoint every ``--save-every`` steps: a killed pretraining resumes where it stopped)
+and renames it at the end, so a half model never sits at ``OUT_DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SYNTHETIC_TASKS = ("grounding", "counting", "detection", "ocr")
+
+
+@dataclass(frozen=True)
+class Mix:
+    """One task's share of the pretraining mixture and how its distribution differs from the task's own."""
+
+    weight: float
+    data: dict[str, Any]
+    prompts: tuple[str, ...]  # phrasings besides the task's own prompt
+
+
+MIXTURE: dict[str, Mix] = {
+    "counting": Mix(0.28, {"n_objects": [1, 8]}, (
+        "Point to every {label} in the image.", "Give the points of all {label}.",
+        "Where are the {label}? Output their points.")),
+    "detection": Mix(0.32, {"n_objects": [1, 8]}, (
+        "Detect every {categories} in the image and output boxes with labels.",
+        "Output the bbox_2d and label of each object ({categories}).",
+        "Find all objects among {categories}; give their boxes and names.")),
+    "grounding": Mix(0.25, {"n_distractors": [0, 4]}, (
+        "Where is the {expression}? Output its bounding box.", "Locate the {expression} in the image.",
+        "Give the box of the {expression}.")),
+    "ocr": Mix(0.15, {"n_words": [1, 2]}, (
+        "Read the text in the image.", "What does the image say?", "Transcribe the words in the image.")),
+}
+
+
+@dataclass
+class Recipe:
+    """Everything that decides the pretrained weights (stored in the manifest; its hash names a resumable run)."""
+
+    steps: int = 24000
+    batch_size: int = 16
+    lr: float = 1e-3
+    warmup: int = 200
+    min_lr_frac: float = 0.05
+    weight_decay: float = 0.01
+    betas: tuple[float, float] = (0.9, 0.98)
+    grad_clip: float = 1.0
+    cot_fraction: float = 0.2
+    seed: int = 0
+    mixture: dict[str, Any] = field(default_factory=lambda: {k: asdict(v) for k, v in MIXTURE.items()})
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def lr_at(r: Recipe, step: int) -> float:
+    """Linear warm-up, then cosine from ``lr`` down to ``min_lr_frac * lr`` at the last step."""
+    warm = min(1.0, (step + 1) / max(1, r.warmup))
+    frac = step / max(1, r.steps - 1)
+    return r.lr * warm * (r.min_lr_frac + (1 - r.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * frac)))
+
+
+class Stream:
+    """Fresh samples of one task's pretraining distribution, drawn by index (no pool, no epochs)."""
+
+    def __init__(self, name: str, mix: Mix, seed: int):
+        from pr1bench.spec import load_task
+
+        self.name, self.mix = name, mix
+        self.task = load_task(name)
+        self.params = {**self.task.data.extras(), **mix.data}
+        self.seed = self.task.data.seed + 2000 + seed
+        self.prompts = (self.task.prompt, *mix.prompts)
+
+    def rows(self, start: int, n: int, rng: np.random.Generator, cot_fraction: float) -> list[tuple[Any, str, str]]:
+        """``n`` (image, prompt, answer) triples from sample index ``start`` on."""
+        from pr1bench.data.base import iter_samples
+        from pr1bench.dataset import cot_answer
+        from pr1bench.perception import format_answer
+
+        out = []
+        a = self.task.answer
+        for s in iter_samples(self.task.data.generator or "", self.params, split="pretrain", n_samples=n,
+                              seed=self.seed, start=start):
+            prompt = self.prompts[int(rng.integers(len(self.prompts)))].format(**s.fields)
+            answer = format_answer(a.format, s.target, width=s.width, height=s.height, coords=a.coords)
+            if rng.random() < cot_fraction:
+                prompt, answer = self.task.cot_prompt.format(prompt=prompt, **s.fields), cot_answer(answer)
+            out.append((s.image, prompt, answer))
+        return out
+
+
+class Batcher:
+    """(image, prompt, answer) triples -> model inputs, the same token sequence TRL's SFT collator builds."""
+
+    def __init__(self, processor: Any):
+        self.proc, self.tok = processor, processor.tokenizer
+        self.eos = self.tok.convert_tokens_to_ids("<|im_end|>")
+        self.pad = self.tok.pad_token_id
+        self.image_pad = self.tok.convert_tokens_to_ids("<|image_pad|>")
+        self._prefix: dict[tuple[str, int], list[int]] = {}
+
+    def prefix(self, prompt: str, n_visual: int) -> list[int]:
+        key = (prompt, n_visual)
+        if key not in self._prefix:
+            from pr1bench.models.generate import build_messages
+
+            text = self.proc.apply_chat_template(build_messages(prompt), tokenize=False, add_generation_prompt=True)
+            text = text.replace("<|image_pad|>", "<|image_pad|>" * n_visual)
+            self._prefix[key] = self.tok(text, add_special_tokens=False)["input_ids"]
+        return self._prefix[key]
+
+    def __call__(self, rows: list[tuple[Any, str, str]]) -> dict[str, Any]:
+        import torch
+
+        img = self.proc.image_processor([r[0] for r in rows], return_tensors="pt")
+        merge = self.proc.image_processor.merge_size ** 2
+        seqs, labels = [], []
+        for (_, prompt, answer), thw in zip(rows, img["image_grid_thw"].tolist(), strict=True):
+            p = self.prefix(prompt, int(np.prod(thw)) // merge)
+            a = self.tok(answer, add_special_tokens=False)["input_ids"] + [self.eos]
+            seqs.append(p + a)
+            labels.append([-100] * len(p) + a)
+        width = max(map(len, seqs))
+        ids = torch.full((len(seqs), width), self.pad)
+        lab = torch.full((len(seqs), width), -100)
+        att = torch.zeros((len(seqs), width), dtype=torch.long)
+        for i, (q, lb) in enumerate(zip(seqs, labels, strict=True)):
+            ids[i, : len(q)], lab[i, : len(lb)], att[i, : len(q)] = torch.tensor(q), torch.tensor(lb), 1
+        return {"input_ids": ids, "attention_mask": att, "labels": lab, "pixel_values": img["pixel_values"],
+                "image_grid_thw": img["image_grid_thw"], "mm_token_type_ids": (ids == self.image_pad).long()}
+
+
+def answer_loss(model: Any, batch: dict[str, Any]) -> Any:
+    """Mean cross-entropy over answer tokens, with the LM head applied at those positions only."""
+    import torch
+
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    hidden = model.model(**inputs).last_hidden_state
+    target = batch["labels"][:, 1:]
+    mask = target != -100
+    logits = model.lm_head(hidden[:, :-1][mask])
+    return torch.nn.functional.cross_entropy(logits.float(), target[mask])
+
+
+def schedule(r: Recipe, step: int) -> tuple[str, np.random.Generator]:
+    """The task of ``step`` and the random stream for its prompts (a pure function of seed and step)."""
+    rng = np.random.default_rng([r.seed, step, 17])
+    names = list(r.mixture)
+    w = np.asarray([r.mixture[n]["weight"] for n in names], dtype=float)
+    return names[int(rng.choice(len(names), p=w / w.sum()))], rng
+
+
+def train(out_dir: Path, base: Path, r: Recipe, *, threads: int = 1, save_every: int = 1000, eval_every: int = 0,
+          eval_n: int = 60, final_eval_n: int = 300, log: Any = print) -> Path:
+    """Pretrain the model at ``base`` with recipe ``r`` into ``out_dir`` (resumable; see module docstring)."""
+    import torch
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    torch.set_num_threads(threads)
+    partial = out_dir.with_name(out_dir.name + ".partial")
+    partial.mkdir(parents=True, exist_ok=True)
+    processor = AutoProcessor.from_pretrained(base)
+    model = AutoModelForImageTextToText.from_pretrained(base)
+    opt = torch.optim.AdamW(model.parameters(), lr=r.lr, betas=r.betas, weight_decay=r.weight_decay)
+    streams = {n: Stream(n, Mix(**m) if isinstance(m, dict) else m, r.seed) for n, m in r.mixture.items()}
+    state = {"step": 0, "drawn": dict.fromkeys(streams, 0), "seconds": 0.0, "curve": []}
+    ckpt = partial / "pretrain_state.pt"
+    if ckpt.is_file():
+        saved = torch.load(ckpt, weights_only=False)
+        if saved["recipe"] != r.digest():
+            raise RuntimeError(f"{ckpt} belongs to another recipe ({saved['recipe']} != {r.digest()}); "
+                               f"delete {partial} to start again")
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["optimizer"])
+        state = saved["state"]
+        log(f"resumed at step {state['step']}")
+    batcher = Batcher(processor)
+    metrics_log = (partial / "pretrain_log.jsonl").open("a")
+    ema: dict[str, float] = {}
+    model.train()
+    t0 = time.perf_counter() - state["seconds"]
+    while state["step"] < r.steps:
+        step = state["step"]
+        name, rng = schedule(r, step)
+        rows = streams[name].rows(state["drawn"][name], r.batch_size, rng, r.cot_fraction)
+        state["drawn"][name] += r.batch_size
+        for g in opt.param_groups:
+            g["lr"] = lr_at(r, step)
+        loss = answer_loss(model, batcher(rows))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), r.grad_clip)
+        opt.step()
+        ema[name] = float(loss) if name not in ema else 0.98 * ema[name] + 0.02 * float(loss)
+        state["step"] = step = step + 1
+        state["seconds"] = time.perf_counter() - t0
+        if step % 100 == 0 or step == r.steps:
+            rec = {"step": step, "seconds": round(state["seconds"], 1), "lr": lr_at(r, step - 1),
+                   **{f"loss/{k}": round(v, 4) for k, v in ema.items()}}
+            metrics_log.write(json.dumps(rec) + "\n")
+            metrics_log.flush()
+            log(json.dumps(rec))
+        if eval_every and (step % eval_every == 0):
+            model.eval()
+            point = {"step": step, "seconds": round(state["seconds"], 1), **_flat(evaluate_all(model, processor, eval_n))}
+            state["curve"].append(point)
+            log(f"eval {json.dumps(point)}")
+            model.train()
+            t0 = time.perf_counter() - state["seconds"]
+        if step % save_every == 0 or step == r.steps:
+            _save_state(ckpt, model, opt, state, r)
+    metrics_log.close()
+    model.eval()
+    model.save_pretrained(partial)
+    processor.save_pretrained(partial)
+    evaluation = evaluate_all(model, processor, final_eval_n)
+    _write_manifest(partial, base, r, state, evaluation, threads)
+    (partial / "bootstrap_eval.json").write_text(json.dumps(evaluation, indent=2) + "\n")
+    (partial / "pretrain_curve.json").write_text(json.dumps(state["curve"], indent=1) + "\n")
+    (partial / "RECIPE.md").write_text(recipe_card(partial))
+    ckpt.unlink(missing_ok=True)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    partial.rename(out_dir)
+    return out_dir
+
+
+def _flat(ev: dict[str, dict[str, float]]) -> dict[str, float]:
+    return {k: round(v["value"], 4) for k, v in ev.items()}
+
+
+def _save_state(path: Path, model: Any, opt: Any, state: dict[str, Any], r: Recipe) -> None:
+    """Atomic checkpoint: a kill during the save leaves the previous one intact."""
+    import torch
+
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state, "recipe": r.digest()},
+               tmp)
+    tmp.replace(path)
+
+
+def _write_manifest(partial: Path, base: Path, r: Recipe, state: dict[str, Any], evaluation: dict[str, Any],
+                    threads: int) -> None:
+    from pr1bench.models.tiny import MANIFEST_NAME, _sha256
+
+    manifest = json.loads((base / MANIFEST_NAME).read_text())
+    manifest["base_weights_sha256"] = manifest.pop("weights_sha256", None)
+    manifest["pretrain"] = {"recipe": asdict(r), "recipe_digest": r.digest(), "steps_done": state["step"],
+                            "samples_drawn": state["drawn"], "train_seconds": round(state["seconds"], 1),
+                            "torch_threads": threads, "eval": _flat(evaluation)}
+    manifest["weights_sha256"] = {w.name: _sha256(w) for w in sorted(partial.glob("*.safetensors"))}
+    (partial / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def recipe_card(model_dir: Path) -> str:
+    """RECIPE.md for a pretrained checkpoint: how to rebuild it, what it is, and how it scored (from its manifest)."""
+    from pr1bench.models.tiny import MANIFEST_NAME
+
+    m = json.loads((model_dir / MANIFEST_NAME).read_text())
+    pt, r = m["pretrain"], m["pretrain"]["recipe"]
+    ev = json.loads((model_dir / "bootstrap_eval.json").read_text()) if (model_dir / "bootstrap_eval.json").is_file() \
+        else {}
+    sha = m["weights_sha256"]
+    lines = [
+        f"# Embedded tiny Qwen2-VL, builder version {m['builder_version']}",
+        "",
+        "The checkpoint every pr1bench command uses when `--model` is not given. A real Hugging Face checkpoint:",
+        "`AutoProcessor` and `AutoModelForImageTextToText` load it, TRL trains it unchanged.",
+        "",
+        "## Rebuild it",
+        "```bash",
+        f"pr1bench model bootstrap --seed {r['seed']} --steps {r['steps']}"
+        f"      # = python -m pr1bench.train.build_tiny + python -m pr1bench.train.pretrain",
+        "```",
+        f"Wall time here: {pt['train_seconds'] / 60:.1f} min of training on {pt['torch_threads']} torch thread(s), "
+        "plus the final evaluation. Same seed, same versions: the same schedule and data; bitwise-equal weights are",
+        "expected on the same CPU kind and torch build, not across them.",
+        "",
+        "## What it is",
+        f"- {m['param_count']:,} parameters; config {json.dumps(m['config'])}",
+        f"- weights sha256: {', '.join(f'`{k}` {v}' for k, v in sha.items())}",
+        f"- random-init base (builder seed {m['seed']}) sha256: "
+        f"{', '.join(f'{v}' for v in (m.get('base_weights_sha256') or {}).values())}",
+        f"- recipe digest {pt['recipe_digest']}: {r['steps']} steps of {r['batch_size']}, AdamW lr {r['lr']} "
+        f"(warm-up {r['warmup']}, cosine to {r['min_lr_frac']}x), betas {tuple(r['betas'])}, wd {r['weight_decay']}, "
+        f"clip {r['grad_clip']}, CoT-shaped fraction {r['cot_fraction']}",
+        f"- samples drawn per task (fresh images, split `pretrain`): {json.dumps(pt['samples_drawn'])}",
+        "- mixture (weight, data overrides against the task file, extra prompt phrasings):",
+    ]
+    for name, mix in r["mixture"].items():
+        lines.append(f"  - {name}: {mix['weight']}, {json.dumps(mix['data'])}, {len(mix['prompts'])} extra phrasings")
+    lines += ["", "## Evaluation (greedy, each task's own eval split, the task files as shipped)", "",
+              "| task | metric | value | parse rate | n |", "|---|---|---|---|---|"]
+    for name, e in ev.items():
+        lines.append(f"| {name} | {e['metric']} | {e['value']:.3f} | {e['parse_rate']:.2f} | {e['n']} |")
+    lines += ["", "`bootstrap_eval.json` holds these numbers; `pretrain_curve.json` the learning curve (greedy, 100",
+              "eval images per task every few thousand steps) and `pretrain_log.jsonl` the per-task training loss.", ""]
+    return "\n".join(lines)
+
+
+def evaluate_all(model: Any, processor: Any, n: int, seed: int = 0) -> dict[str, dict[str, float]]:
+    """Greedy primary metric per synthetic task on the task's own eval split (the 'base' row of every table)."""
+    from pr1bench.dataset import build_rows
+    from pr1bench.evaluate.core import evaluate_rows, hf_generator
+    from pr1bench.spec import load_task
+
+    processor.tokenizer.padding_side = "left"
+    out = {}
+    for name in SYNTHETIC_TASKS:
+        task = load_task(name)
+        rows = build_rows(task, "eval", n=n)
+        res = evaluate_rows(task, rows, hf_generator(model, processor, task, batch_size=50, cot=False),
+                            cot=False, sampled=False, seed=seed)
+        m = res.summary["metrics"]
+        out[name] = {"metric": task.primary_metric, "value": m.get(task.primary_metric, float("nan")),
+                     "parse_rate": m["parse_rate"], "n": n}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("out_dir", type=Path)
+    p.add_argument("--base", type=Path, required=True, help="a build-tiny checkpoint (random init)")
+    p.add_argument("--steps", type=int, default=Recipe.steps)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lr", type=float, default=Recipe.lr)
+    p.add_argument("--threads", type=int, default=1, help="torch threads (the shipped model used 1)")
+    p.add_argument("--save-every", type=int, default=1000)
+    p.add_argument("--eval-every", type=int, default=0, help="greedy eval of --eval-n images per task every N steps")
+    p.add_argument("--eval-n", type=int, default=60)
+    p.add_argument("--final-eval-n", type=int, default=300)
+    a = p.parse_args(argv)
+    r = Recipe(steps=a.steps, seed=a.seed, lr=a.lr)
+    train(a.out_dir, a.base, r, threads=a.threads, save_every=a.save_every, eval_every=a.eval_every,
+          eval_n=a.eval_n, final_eval_n=a.final_eval_n, log=lambda s: print(s, flush=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
