@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pr1bench import __version__
+from pr1bench.models.loading import model_identity
 from pr1bench.paths import runs_dir
 from pr1bench.runspec import RunSpec, effective_task, hash_of, new_run_id, resolved_config
 from pr1bench.spec import ConfigError, TaskSpec, check_task_names
@@ -119,8 +120,29 @@ def update_run(run_dir: Path, **fields: Any) -> dict[str, Any]:
     return data
 
 
+def run_model_identity(spec: RunSpec, model_path: str) -> dict[str, Any]:
+    """The ``model_identity`` of a run's starting model: what results and reports name it by.
+
+    ``model`` in run.json stays the path the trainer loads, which is machine-specific; this is what survives
+    a move to another machine. A run started from an earlier run's final model (``init_run``) is named after
+    that run, with the identity that run started from as ``base``, since its weights have no manifest.
+    """
+    ident = model_identity(model_path)
+    if spec.init_run and "weights_sha256" not in ident:
+        try:
+            base = read_run(runs_dir() / spec.init_run).get("model_identity")
+        except (OSError, ValueError):
+            base = None
+        ident = {"name": f"{spec.init_run}/{Path(model_path).name}", "init_run": spec.init_run, "base": base}
+    return ident
+
+
 def prepare_run(spec: RunSpec, task: TaskSpec, *, model_path: str, run_id: str | None = None) -> Path:
-    """Create the run dir and its ``run.json`` (status ``pending``) with full provenance."""
+    """Create the run dir and its ``run.json`` (status ``pending``) with full provenance.
+
+    ``model`` is the path or hub id the trainer loads; ``model_identity`` (:func:`run_model_identity`) is how
+    results name it, so nothing downstream has to show a machine path.
+    """
     eff = effective_task(spec, task)
     check_task_names(eff, f"<run overrides of task {task.task}>")
     rid = run_id or new_run_id(spec)
@@ -128,7 +150,8 @@ def prepare_run(spec: RunSpec, task: TaskSpec, *, model_path: str, run_id: str |
     run_dir.mkdir(parents=True, exist_ok=False)
     record = {
         "run_id": rid, "task": spec.task, "task_version": task.version, "variant": spec.variant,
-        "model": model_path, "seed": spec.seed, "config": resolved_config(spec, task),
+        "model": model_path, "model_identity": run_model_identity(spec, model_path), "seed": spec.seed,
+        "config": resolved_config(spec, task),
         "config_hash": hash_of(spec, task), "git_sha": git_sha(), "packages": package_versions(),
         "coords": eff.answer.coords, "answer_format": eff.answer.format, "pixels": None, "host": socket.gethostname(),
         "started_at": None, "ended_at": None, "status": "pending", "error": None, "sweep": spec.sweep,

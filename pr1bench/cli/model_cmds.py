@@ -31,11 +31,13 @@ def build_tiny(
 
 
 @app.command("info")
-def info(path: str = typer.Argument(..., help="Model directory (or hub id)."),
+def info(path: str = typer.Argument(..., help="Model directory, or `embedded`/`tiny` (the shipped default)."),
          json_out: bool = typer.Option(False, "--json")) -> None:
-    """Show a model's architecture, size, pixel limits and visual tokens per image.
+    """Show a model's identity, architecture, size, pixel limits and visual tokens per image.
 
-    Example: pr1bench model info results/models/tiny-qwen2vl
+    The identity is the name results record for the model (e.g. embedded-v2:<sha256 prefix>), never its path.
+
+    Example: pr1bench model info embedded
     """
     from pr1bench.models.loading import model_info
 

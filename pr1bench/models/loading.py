@@ -2,6 +2,8 @@
 
 ``model_info`` reads only JSON files and safetensors headers, so ``pr1bench model info PATH`` answers in
 milliseconds without importing torch. ``load_model_and_processor`` imports transformers lazily.
+:func:`model_identity` is how run provenance and reports name a model: by manifest identity, never by a
+machine path.
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ import struct
 from pathlib import Path
 from typing import Any
 
+from pr1bench.embedded import identity, resolve_model
 from pr1bench.models.tiny import MANIFEST_NAME
 
+MODEL_WORDS = ("embedded", "tiny")
+"""Words that name the shipped embedded default (as ``--model`` accepts them) instead of a path."""
 BUILD_HINT = (
     "run `pr1bench model build-tiny` to build the offline tiny model there, or pass an existing checkpoint"
 )
@@ -41,6 +46,25 @@ def resolve_local(path_or_id: str | Path) -> Path | None:
     if not (path / "config.json").is_file():
         raise ModelNotFoundError(f"{path} has no config.json, so it is not a model checkpoint; {BUILD_HINT}")
     return path
+
+
+def model_identity(path_or_id: str | Path) -> dict[str, Any]:
+    """How results name a model, without its machine path (paths differ per machine; identities do not).
+
+    Returns:
+        The manifest identity (:func:`pr1bench.embedded.identity`) of a pr1bench checkpoint; ``{"name": <last
+        path component>}`` for a local checkpoint without a manifest (or one no longer on this machine);
+        ``{"name": <hub id>}`` for a hub id. Reads at most one small JSON file, no torch; an unreadable
+        manifest counts as none, so a report never fails on an old run's checkpoint.
+    """
+    text = str(path_or_id)
+    if not _looks_local(text):
+        return {"name": text}
+    try:
+        found = identity(Path(text).expanduser())
+    except (OSError, ValueError, TypeError):
+        found = None
+    return found if found is not None else {"name": Path(text).name or text}
 
 
 def _torch_dtype(dtype: Any) -> Any:
@@ -130,8 +154,11 @@ def model_info(path: str | Path, *, image_sizes: tuple[int, ...] = (112, 224, 44
     Returns:
         A JSON-serialisable dict: path, architecture, model_type, param_count, vocab_size, text/vision sizes,
         image pixel limits, visual tokens per square image of each size in ``image_sizes``, manifest (or None),
-        and disk_bytes.
+        identity (how results name it, see :func:`pr1bench.embedded.identity`; None without a manifest) and
+        disk_bytes. ``path`` may also be one of :data:`MODEL_WORDS`, the shipped embedded default.
     """
+    if str(path) in MODEL_WORDS:
+        path = resolve_model(str(path))
     local = resolve_local(path)
     if local is None:
         raise ModelNotFoundError(f"model info needs a local checkpoint, got hub id {path!r}; {BUILD_HINT}")
@@ -152,5 +179,6 @@ def model_info(path: str | Path, *, image_sizes: tuple[int, ...] = (112, 224, 44
         "image": limits,
         "visual_tokens": {str(s): visual_tokens(s, s, **limits) for s in image_sizes},
         "manifest": manifest,
+        "identity": identity(local),
         "disk_bytes": sum(f.stat().st_size for f in local.rglob("*") if f.is_file()),
     }

@@ -22,8 +22,9 @@ __all__ = ["Section", "build", "build_from"]
 
 
 def build_from(data: ReportData, *, with_paper: bool = False, sweeps: bool = True) -> list[Section]:
-    """All sections in report order: main tables, complexity vs gain, ablations, sweeps."""
+    """All sections in report order: models, main tables, complexity vs gain, ablations, sweeps."""
     from pr1bench.report.ablations import ablation_sections
+    from pr1bench.report.models import models_section
     from pr1bench.report.sweeps import sweep_sections
     from pr1bench.report.tables import complexity_section, main_section
 
@@ -34,7 +35,8 @@ def build_from(data: ReportData, *, with_paper: bool = False, sweeps: bool = Tru
                    "and `pr1bench eval counting`, or `pr1bench ingest results/runs`")  # fmt: skip
         sections = [Section(key="main", title="Main results", missing=missing, group="main")]
     else:
-        sections = [main_section(data, t, with_paper=with_paper) for t in tasks if t in data.primary] + [
+        sections = [models_section(data)] if len(data.runs) else []
+        sections += [main_section(data, t, with_paper=with_paper) for t in tasks if t in data.primary] + [
             complexity_section(data, t) for t in tasks if t in data.primary]
         sections += [Section(key=f"main-{t}", title=t, group="main",
                              missing=f"no completed runs of {t}; run `pr1bench train {t} --variant grpo`")

@@ -32,7 +32,7 @@ class ReportData:
     buckets: pd.DataFrame  # task, variant, bucket, seed, value, n           (the task's metric per bucket)
     bucket_ns: pd.DataFrame  # task, bucket, n, count                         (object-count histogram per bucket)
     task_stats: pd.DataFrame  # task, task_version, mean_fact, mean_log_fact, median_fact, n_samples
-    runs: pd.DataFrame  # completed runs: run_id, task, variant, seed, sweep, trial, config (dict)
+    runs: pd.DataFrame  # completed runs: run_id, task, variant, seed, sweep, trial, config, model_identity
     run_metrics: pd.DataFrame  # run_id, metric, value (bucket 'all') for ablations
     curves: pd.DataFrame  # task, variant, step, value, runs                   (mean train `reward` by step)
     sweeps: pd.DataFrame  # sweeps table
@@ -82,10 +82,16 @@ def _df(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> pd.DataF
 
 
 def _runs(con: duckdb.DuckDBPyConnection, tasks: list[str] | None) -> pd.DataFrame:
+    """Completed runs; ``model_identity`` is the recorded one, else derived from ``model`` (older runs)."""
+    from pr1bench.report.models import run_identity
+
     where, params = _task_clause(tasks)
-    df = _df(con, "SELECT run_id, task, task_version, variant, seed, sweep, trial, config, packages FROM runs r "
+    df = _df(con, "SELECT run_id, task, task_version, variant, seed, sweep, trial, config, packages, model, "
+                  "json_extract(extra, '$.model_identity') AS model_identity FROM runs r "
                   f"WHERE r.status = 'completed'{where} ORDER BY run_id", params)
     df["config"] = [json.loads(c) if isinstance(c, str) else (c or {}) for c in df["config"]]
+    idents = zip(df["model"], df["model_identity"], strict=True)
+    df["model_identity"] = [run_identity(model, recorded) for model, recorded in idents]
     return df
 
 

@@ -13,6 +13,7 @@ from pr1bench.report.section import Section
 
 FORMATS = ("rich", "markdown", "latex", "csv")
 GROUP_TITLES = {
+    "models": "Models",
     "main": "Main results",
     "complexity": "Perceptual complexity vs gain",
     "ablations": "Ablations",

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pr1bench.report import paper as P
+from pr1bench.report.models import model_note
 from pr1bench.report.section import (
     DASH,
     VARIANT_LABEL,
@@ -68,6 +69,9 @@ def main_section(data: ReportData, task: str, *, with_paper: bool = False) -> Se
     df, note = _latest_version(data.seeds[data.seeds["task"] == task])
     if note:
         sec.notes.append(note)
+    model = model_note(data, task)
+    if model:
+        sec.notes.append(model)
     sec.columns = ["variant", metric, "reward_sampled", "reward_greedy", "seeds"]
     split = _paper_split(data, task) if with_paper else None
     paper_on = with_paper and task in P.REAL_TASKS

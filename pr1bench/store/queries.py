@@ -20,8 +20,10 @@ TABLES = (
     "sweeps", "trials", "task_stats", "schema_migrations",
 )  # fmt: skip
 VIEWS = ("final_metrics", "best_trials", "rl_gain")
-_RUN_LIST_COLUMNS = (
-    "run_id, task, task_version, variant, model, seed, status, sweep, trial, started_at, "
+_RUN_LIST_COLUMNS = (  # model by its recorded identity (run.json model_identity), not its machine path
+    "run_id, task, task_version, variant, "
+    "coalesce(json_extract_string(extra, '$.model_identity.name'), model) AS model, "
+    "seed, status, sweep, trial, started_at, "
     "round(date_diff('millisecond', started_at, ended_at) / 1000.0, 1) AS seconds"
 )
 

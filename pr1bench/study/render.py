@@ -66,6 +66,26 @@ def finding_block(i: int, f: Finding) -> list[str]:
     return [*out, ""]
 
 
+def model_text(meta: dict[str, Any]) -> str:
+    """The study's model(s) by identity, never by machine path: study.md is shipped and read elsewhere.
+
+    ``meta["model_identity"]`` (identity dicts or names, when the caller has them) wins; else each model in
+    ``meta["model"]`` (the store's comma-separated ``runs.model`` values) is named by its manifest identity if
+    the checkpoint is on this machine, else by its last path component, or its hub id.
+    """
+    from pr1bench.report.models import describe, describe_models
+
+    idents = meta.get("model_identity")
+    if idents:
+        items = idents if isinstance(idents, list | tuple) else [idents]
+        names = (describe(i if isinstance(i, dict) else {"name": str(i)}) for i in items)
+        return ", ".join(dict.fromkeys(names))
+    model = meta.get("model")
+    if not model:
+        return "embedded tiny Qwen2-VL (identity not recorded)"
+    return describe_models(str(model).split(", "))
+
+
 def markdown(study: Any, d: StudyData, findings: list[Finding], *, quick: bool, meta: dict[str, Any]) -> str:
     from pr1bench.study.findings import __doc__ as stats_doc
 
@@ -75,7 +95,7 @@ def markdown(study: Any, d: StudyData, findings: list[Finding], *, quick: bool, 
              f"Seeds: {', '.join(map(str, d.seeds))}. Completed runs: {meta.get('runs', '?')}. "
              f"Wall time from the first run's start to the last run's end: {meta.get('span_seconds', 0) / 60:.1f} min "
              f"(summed over runs: {meta.get('run_seconds', 0) / 60:.1f} min). "
-             f"Model: {meta.get('model', 'embedded tiny Qwen2-VL')}.", ""]
+             f"Model: {model_text(meta)}.", ""]
     lines += ["## Verdicts", "", "| # | claim | verdict |", "|---|---|---|"]
     lines += [f"| {i} | {f.claim} | {f.verdict} |" for i, f in enumerate(findings, 1)]
     lines += ["", "## Findings", ""]
@@ -175,7 +195,8 @@ def reference_numbers(d: StudyData, high: dict[str, str] | None = None) -> dict[
 def write_reference(path: Path, study: Any, d: StudyData, findings: list[Finding], *, quick: bool,
                     meta: dict[str, Any]) -> Path:
     doc = {"version": REFERENCE_VERSION, "study": study.study, "quick": quick, "seeds": d.seeds,
-           "packages": meta.get("packages", {}), "verdicts": {f.key: f.verdict for f in findings},
+           "model": model_text(meta), "packages": meta.get("packages", {}),
+           "verdicts": {f.key: f.verdict for f in findings},
            "values": reference_numbers(d, study.high_complexity)}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=2) + "\n")

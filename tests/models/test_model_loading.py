@@ -10,7 +10,13 @@ from typing import Any
 
 import pytest
 
-from pr1bench.models.loading import ModelNotFoundError, load_model_and_processor, model_info, resolve_local
+from pr1bench.models.loading import (
+    ModelNotFoundError,
+    load_model_and_processor,
+    model_identity,
+    model_info,
+    resolve_local,
+)
 
 
 def test_missing_local_path_names_path_and_fix(tmp_path: Path) -> None:
@@ -42,6 +48,46 @@ def test_model_info_is_cheap_and_complete(tiny_dir: Path) -> None:
     code = f"import sys; from pr1bench.models.loading import model_info; model_info({str(tiny_dir)!r}); "
     code += "assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_model_info_names_the_model_by_identity(tiny_dir: Path) -> None:
+    info = model_info(tiny_dir)
+    sha = info["manifest"]["weights_sha256"]["model.safetensors"]
+    assert info["identity"] == {
+        "name": f"embedded-v2-raw:{sha[:12]}",
+        "builder_version": 2,
+        "weights_sha256": sha,
+        "shipped": False,
+        "pretrained": False,
+    }  # build-tiny alone: random init
+    assert model_identity(tiny_dir) == info["identity"]
+
+
+@pytest.mark.parametrize("word", ["embedded", "tiny"])
+def test_model_info_accepts_the_shipped_default_by_name(
+    tiny_dir: Path, monkeypatch: pytest.MonkeyPatch, word: str
+) -> None:
+    import pr1bench.embedded
+
+    monkeypatch.setattr(pr1bench.embedded, "SHIPPED_DIR", tiny_dir.resolve())
+    from typer.testing import CliRunner
+
+    from pr1bench.cli.main import app
+
+    info = model_info(word)
+    assert info["path"] == str(tiny_dir.resolve()) and info["identity"]["shipped"] is True
+    res = CliRunner().invoke(app, ["model", "info", word, "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["identity"] == info["identity"]
+
+
+def test_model_identity_without_a_manifest(tmp_path: Path) -> None:
+    (tmp_path / "my-finetune").mkdir()
+    assert model_identity(tmp_path / "my-finetune") == {"name": "my-finetune"}
+    assert model_identity("/gone/from/this/machine/tiny-qwen2vl-bootstrap") == {
+        "name": "tiny-qwen2vl-bootstrap"
+    }
+    assert model_identity("Qwen/Qwen2-VL-2B-Instruct") == {"name": "Qwen/Qwen2-VL-2B-Instruct"}
 
 
 @pytest.mark.parametrize(("width", "height"), [(112, 112), (64, 100), (300, 200), (40, 40)])

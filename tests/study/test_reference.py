@@ -1,11 +1,22 @@
-"""Reference numbers and the tolerance check behind `pr1bench study check` / `nox -s repro`."""
+"""Reference numbers, the tolerance check behind `pr1bench study check`, and the study.md model line."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 
 from pr1bench.study.findings import StudyData
-from pr1bench.study.render import TOLERANCES, compare_reference, reference_numbers
+from pr1bench.study.render import (
+    TOLERANCES,
+    compare_reference,
+    markdown,
+    model_text,
+    reference_numbers,
+    write_reference,
+)
 
 
 def _data() -> StudyData:
@@ -35,3 +46,34 @@ def test_compare_flags_drift_and_missing_values():
     assert rows["main/counting/sft/reward_sampled/all"]["ok"]
     loose = {r["key"]: r for r in compare_reference(ref, new, {"*": 0.5})}
     assert loose["main/counting/sft/acc/all"]["ok"] and loose["main/counting/sft/acc/all"]["tolerance"] == 0.5
+
+
+SHA = "fedcba987654" + "0" * 52
+
+
+def _study() -> SimpleNamespace:
+    return SimpleNamespace(study="demo", description="A demo.", tasks=["counting"], ablations={},
+                           high_complexity={"counting": "7-10"})
+
+
+def test_study_report_names_the_model_by_identity_not_path(tmp_path: Path) -> None:
+    ckpt = tmp_path / "home" / "someone" / "tiny-qwen2vl-v2"
+    ckpt.mkdir(parents=True)
+    (ckpt / "pr1bench_model.json").write_text(json.dumps(
+        {"builder_version": 2, "weights_sha256": {"model.safetensors": SHA}, "pretrain": {}}))
+    meta = {"runs": 2, "model": f"{ckpt}, /gone/from/here/tiny-qwen2vl-bootstrap, Qwen/Qwen2-VL-2B-Instruct"}
+    md = markdown(_study(), _data(), [], quick=False, meta=meta)
+    line = next(ln for ln in md.splitlines() if "Model: " in ln)
+    assert (f"Model: embedded-v2:{SHA[:12]} (builder v2, weights sha256 {SHA[:12]}), tiny-qwen2vl-bootstrap, "
+            "Qwen/Qwen2-VL-2B-Instruct.") in line
+    assert str(tmp_path) not in md and "/gone/" not in md
+    ref = write_reference(tmp_path / "ref.json", _study(), _data(), [], quick=False, meta=meta).read_text()
+    assert json.loads(ref)["model"] == model_text(meta) and str(tmp_path) not in ref
+
+
+def test_recorded_identities_win_over_paths() -> None:
+    ident = {"name": f"embedded-v2:{SHA[:12]}", "builder_version": 2, "weights_sha256": SHA, "shipped": True}
+    meta = {"model": "/somewhere/else", "model_identity": [ident]}
+    want = f"embedded-v2:{SHA[:12]} (builder v2, weights sha256 {SHA[:12]}, shipped default)"
+    assert model_text(meta) == want
+    assert "identity not recorded" in model_text({"model": None})
