@@ -1,25 +1,39 @@
-"""The embedded default model: the offline tiny Qwen2-VL, warmed up once by `pr1bench model bootstrap`.
+"""The embedded default model: a tiny Qwen2-VL pretrained once by this project, shipped in the package.
 
-``--model`` defaults to the bootstrapped tiny model under ``<results>/models/``. A path that exists is used
-as is; anything else that looks like a hub id (``org/name``) is passed through for real users.
+``--model`` defaults to the shipped checkpoint (``pr1bench/models/weights/tiny-qwen2vl-v2``: recipe, sha256 and
+evaluation in its ``RECIPE.md``), so no command trains anything before it starts. ``pr1bench model bootstrap``
+reproduces it from scratch under ``<results>/models/`` (about an hour on one core); pass that directory as
+``--model`` to use the rebuilt copy. A path that exists is used as is; anything that looks like a hub id
+(``org/name``) is passed through for real users.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from pr1bench.paths import models_dir
 
 TINY_NAME = "tiny-qwen2vl"
-BOOTSTRAP_NAME = "tiny-qwen2vl-bootstrap"
+BOOTSTRAP_NAME = "tiny-qwen2vl-v2-bootstrap"
+SHIPPED_NAME = "tiny-qwen2vl-v2"
+SHIPPED_DIR = Path(__file__).resolve().parent / "models" / "weights" / SHIPPED_NAME
+"""The checkpoint that ships with the package (the embedded default)."""
 
 
 def tiny_path() -> Path:
+    """Where ``pr1bench model build-tiny`` puts the random-init model by default."""
     return models_dir() / TINY_NAME
 
 
 def bootstrap_path() -> Path:
+    """Where ``pr1bench model bootstrap`` reproduces the shipped model."""
     return models_dir() / BOOTSTRAP_NAME
+
+
+def shipped_path() -> Path:
+    return SHIPPED_DIR
 
 
 def is_ready(path: Path) -> bool:
@@ -27,9 +41,13 @@ def is_ready(path: Path) -> bool:
 
 
 def resolve_model(model: str | None) -> str:
-    """The model directory or hub id a run uses; ``None`` means the bootstrapped embedded default."""
+    """The model directory or hub id a run uses; ``None`` means the shipped embedded default."""
     if model is None or model in ("tiny", "embedded"):
-        return str(bootstrap_path())
+        if not is_ready(SHIPPED_DIR):
+            raise FileNotFoundError(
+                f"the shipped embedded model is missing from {SHIPPED_DIR} (a partial checkout?); reinstall "
+                f"pr1bench, or rebuild it with `pr1bench model bootstrap` and pass --model {bootstrap_path()}")
+        return str(SHIPPED_DIR)
     if model == "tiny-raw":
         return str(tiny_path())
     p = Path(model).expanduser()
@@ -39,5 +57,23 @@ def resolve_model(model: str | None) -> str:
         return model  # a hub id; loading it is the user's network's business
     raise FileNotFoundError(
         f"model path {model!r} does not exist. Pass a local model directory or a hub id (org/name), or omit "
-        f"--model to use the embedded tiny model (built by `pr1bench model bootstrap`)."
+        f"--model to use the embedded tiny model shipped with pr1bench."
     )
+
+
+def identity(path: str | Path) -> dict[str, Any] | None:
+    """How results name a local model: ``embedded-v<builder>:<sha256[:12]>`` plus the manifest facts behind it.
+
+    Reads only the manifest (no torch). ``None`` for a hub id or a checkpoint without a pr1bench manifest.
+    """
+    p = Path(str(path))
+    manifest = p / "pr1bench_model.json"
+    if not manifest.is_file():
+        return None
+    m = json.loads(manifest.read_text())
+    sha = next(iter((m.get("weights_sha256") or {}).values()), None)
+    version = m.get("builder_version")
+    pretrained = "pretrain" in m or "bootstrap" in m
+    name = f"embedded-v{version}" + ("" if pretrained else "-raw")
+    return {"name": f"{name}:{sha[:12]}" if sha else name, "builder_version": version, "weights_sha256": sha,
+            "shipped": p.resolve() == SHIPPED_DIR, "pretrained": pretrained}

@@ -1,4 +1,4 @@
-"""One library call per run: spec -> (bootstrap if needed) -> accelerate subprocess -> ingest.
+"""One library call per run: spec -> accelerate subprocess -> ingest (and the embedded model's bootstrap).
 
 `pr1bench train`, `pr1bench eval`, sweep trials and `pr1bench repro` all go through :func:`execute`, so
 they share provenance, crash handling and the database write (only this parent process writes it).
@@ -15,12 +15,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from pr1bench.embedded import bootstrap_path, is_ready, resolve_model, tiny_path
+from pr1bench.embedded import resolve_model
 from pr1bench.launch import (
-    CPU_THREADS,
     RunResult,
-    accelerate_config,
-    accelerate_executable,
     launch,
     prepare_run,
 )
@@ -50,31 +47,62 @@ def _file_lock(path: Path):  # type: ignore[no-untyped-def]
 
 
 def ensure_embedded(*, status: Callable[[str], None] | None = None, steps: int | None = None,
-                    force: bool = False, seed: int = 0) -> Path:
-    """Build and warm up the embedded tiny model once (cached under <results>/models/); returns its path."""
+                    force: bool = False, seed: int = 0, threads: int = 1, eval_every: int = 0,
+                    eval_n: int = 300) -> Path:
+    """Reproduce the shipped embedded model from scratch under <results>/models/ (cached); returns its path.
+
+    Builds the random-init tiny Qwen2-VL, then runs the pretraining (``pr1bench.train.pretrain``) in a subprocess
+    whose log lines drive ``status``. A killed bootstrap resumes from its last checkpoint when run again.
+    """
+    import json
+
+    from pr1bench.embedded import bootstrap_path, is_ready, tiny_path
+
     out = bootstrap_path()
     with _file_lock(out.parent / ".bootstrap.lock"):
         if is_ready(out) and not force:
             return out
         if force:
             shutil.rmtree(out, ignore_errors=True)
-        if not is_ready(tiny_path()):
+            shutil.rmtree(out.with_name(out.name + ".partial"), ignore_errors=True)
+        raw = tiny_path()
+        if not is_ready(raw) or _builder_version(raw) != _current_builder():
             if status:
-                status(f"building the tiny Qwen2-VL into {tiny_path()}")
-            subprocess.run([sys.executable, "-m", "pr1bench.train.build_tiny", str(tiny_path()), "--seed", str(seed)],
-                           check=True)
-        if status:
-            status(f"bootstrapping (instruction warm-up) into {out}; progress in {out}.log")
-        cmd = [*accelerate_executable(), "--config_file", str(accelerate_config("cpu")),
-               "--num_cpu_threads_per_process", str(CPU_THREADS), "-m",
-               "pr1bench.train.bootstrap", str(out), "--base", str(tiny_path()), "--seed", str(seed)]
+                status(f"building the tiny Qwen2-VL into {raw}")
+            subprocess.run([sys.executable, "-m", "pr1bench.train.build_tiny", str(raw), "--seed", str(seed),
+                            "--overwrite"], check=True, capture_output=True)
+        cmd = [sys.executable, "-m", "pr1bench.train.pretrain", str(out), "--base", str(raw), "--seed", str(seed),
+               "--threads", str(threads), "--eval-every", str(eval_every), "--final-eval-n", str(eval_n)]
         if steps:
             cmd += ["--steps", str(steps)]
-        with (out.parent / f"{out.name}.log").open("wb") as log:
-            proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT)
+        log_path = out.parent / f"{out.name}.log"
+        if status:
+            status(f"pretraining the embedded model into {out}; log in {log_path}")
+        with log_path.open("a") as log, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                                         text=True) as proc:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                log.write(line)
+                log.flush()
+                if status and line.startswith("{"):
+                    rec = json.loads(line)
+                    status(f"pretraining step {rec['step']} ({rec['seconds'] / 60:.1f} min); log in {log_path}")
+            proc.wait()
         if proc.returncode != 0 or not is_ready(out):
-            raise RuntimeError(f"bootstrap failed (exit {proc.returncode}); see {out.parent / (out.name + '.log')}")
+            raise RuntimeError(f"bootstrap failed (exit {proc.returncode}); see {log_path}")
     return out
+
+
+def _builder_version(path: Path) -> int | None:
+    import json
+
+    return json.loads((path / "pr1bench_model.json").read_text()).get("builder_version")
+
+
+def _current_builder() -> int:
+    from pr1bench.models.tiny import BUILDER_VERSION
+
+    return BUILDER_VERSION
 
 
 def model_for(spec: RunSpec, *, status: Callable[[str], None] | None = None) -> str:
@@ -87,10 +115,7 @@ def model_for(spec: RunSpec, *, status: Callable[[str], None] | None = None) -> 
         if not rec.get("final_model"):
             raise FileNotFoundError(f"run {spec.init_run} has no final model (status {rec.get('status')})")
         return rec["final_model"]
-    path = resolve_model(spec.model)
-    if spec.model in (None, "tiny", "embedded"):
-        ensure_embedded(status=status)
-    return path
+    return resolve_model(spec.model)
 
 
 def execute(spec: RunSpec, task: TaskSpec, *, on_metrics: Callable[[dict[str, Any]], None] | None = None,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's main job on the embedded default (2 CPU cores): warm up the tiny model, run the quick form of the
+# The README's main job on the embedded default (2 CPU cores): show the shipped tiny model, run the quick form of the
 # replication study (base, SFT, GRPO, CoT-GRPO, SFT-then-GRPO on the four synthetic tasks + the order and matching
 # ablations, one seed), the detection sweep, and print both reports (Markdown, plus plots).
 # Run: bash scripts/demo.sh        (after the install in README command (a)); results land in ./results
@@ -7,7 +7,7 @@ set -euo pipefail
 PR1=${PR1BENCH:-pr1bench}
 OUT=${PR1BENCH_REPORT_DIR:-results/report}
 $PR1 tasks validate
-$PR1 model bootstrap
+$PR1 model info embedded        # the shipped checkpoint: nothing is trained before the study starts
 $PR1 study run embedded --quick --report results/study-quick
 cat results/study-quick/study.md
 $PR1 sweep detection --trials 6 --jobs 2 --resume   # --resume: a second run of this script continues the sweep

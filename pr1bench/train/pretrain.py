@@ -69,7 +69,7 @@ MIXTURE: dict[str, Mix] = {
 class Recipe:
     """Everything that decides the pretrained weights (stored in the manifest; its hash names a resumable run)."""
 
-    steps: int = 24000
+    steps: int = 13000
     batch_size: int = 16
     lr: float = 1e-3
     warmup: int = 200
@@ -80,9 +80,14 @@ class Recipe:
     cot_fraction: float = 0.2
     seed: int = 0
     mixture: dict[str, Any] = field(default_factory=lambda: {k: asdict(v) for k, v in MIXTURE.items()})
+    vision_steps: int = 1000
+    vision_objective: str = "geometry"
 
     def digest(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+        d = asdict(self)
+        if not self.vision_steps:  # recipes without the vision stage keep the digest they had before it existed
+            d.pop("vision_steps"), d.pop("vision_objective")
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def lr_at(r: Recipe, step: int) -> float:
@@ -207,6 +212,12 @@ def train(out_dir: Path, base: Path, r: Recipe, *, threads: int = 1, save_every:
         opt.load_state_dict(saved["optimizer"])
         state = saved["state"]
         log(f"resumed at step {state['step']}")
+    if r.vision_steps and "vision" not in state:
+        from pr1bench.train.vision_pretrain import pretrain_vision
+
+        state["vision"] = pretrain_vision(model, processor, steps=r.vision_steps, seed=r.seed,
+                                          objective=r.vision_objective, log=log)
+        _save_state(ckpt, model, opt, state, r)
     batcher = Batcher(processor)
     metrics_log = (partial / "pretrain_log.jsonl").open("a")
     ema: dict[str, float] = {}
@@ -317,6 +328,9 @@ def recipe_card(model_dir: Path) -> str:
         f"(warm-up {r['warmup']}, cosine to {r['min_lr_frac']}x), betas {tuple(r['betas'])}, wd {r['weight_decay']}, "
         f"clip {r['grad_clip']}, CoT-shaped fraction {r['cot_fraction']}",
         f"- samples drawn per task (fresh images, split `pretrain`): {json.dumps(pt['samples_drawn'])}",
+        (f"- vision stage first: {r['vision_steps']} steps of the `{r['vision_objective']}` objective "
+         "(pr1bench.train.vision_pretrain: per visual token, what is in its cell, the box of the object centred "
+         "there, its own position)" if r.get("vision_steps") else "- no separate vision stage"),
         "- mixture (weight, data overrides against the task file, extra prompt phrasings):",
     ]
     for name, mix in r["mixture"].items():
@@ -356,13 +370,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=Recipe.steps)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lr", type=float, default=Recipe.lr)
+    p.add_argument("--vision-steps", type=int, default=Recipe.vision_steps,
+                   help="first train the vision tower on dense per-token targets (pr1bench.train.vision_pretrain)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (the shipped model used 1)")
     p.add_argument("--save-every", type=int, default=1000)
     p.add_argument("--eval-every", type=int, default=0, help="greedy eval of --eval-n images per task every N steps")
     p.add_argument("--eval-n", type=int, default=60)
     p.add_argument("--final-eval-n", type=int, default=300)
     a = p.parse_args(argv)
-    r = Recipe(steps=a.steps, seed=a.seed, lr=a.lr)
+    r = Recipe(steps=a.steps, seed=a.seed, lr=a.lr, vision_steps=a.vision_steps)
     train(a.out_dir, a.base, r, threads=a.threads, save_every=a.save_every, eval_every=a.eval_every,
           eval_n=a.eval_n, final_eval_n=a.final_eval_n, log=lambda s: print(s, flush=True))
     return 0
