@@ -48,7 +48,7 @@ def _file_lock(path: Path):  # type: ignore[no-untyped-def]
 
 def ensure_embedded(*, status: Callable[[str], None] | None = None, steps: int | None = None,
                     force: bool = False, seed: int = 0, threads: int = 1, eval_every: int = 0,
-                    eval_n: int = 300) -> Path:
+                    eval_n: int = 300, vision_steps: int | None = None) -> Path:
     """Reproduce the shipped embedded model from scratch under <results>/models/ (cached); returns its path.
 
     Builds the random-init tiny Qwen2-VL, then runs the pretraining (``pr1bench.train.pretrain``) in a subprocess
@@ -75,6 +75,8 @@ def ensure_embedded(*, status: Callable[[str], None] | None = None, steps: int |
                "--threads", str(threads), "--eval-every", str(eval_every), "--final-eval-n", str(eval_n)]
         if steps:
             cmd += ["--steps", str(steps)]
+        if vision_steps is not None:
+            cmd += ["--vision-steps", str(vision_steps)]
         log_path = out.parent / f"{out.name}.log"
         if status:
             status(f"pretraining the embedded model into {out}; log in {log_path}")

@@ -182,6 +182,7 @@ def bootstrap(
     threads: int = typer.Option(1, "--threads", help="torch threads (the shipped model was pretrained on 1)."),
     eval_every: int = typer.Option(0, "--eval-every", help="Greedy eval of 60 images per task every N steps."),
     eval_n: int = typer.Option(300, "--eval-n", help="Eval images per task for the final evaluation."),
+    vision_steps: int = typer.Option(None, "--vision-steps", help="Vision-stage steps (default: the recipe's)."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Reproduce the shipped embedded model from scratch (random init + pretraining), under <results>/models/.
@@ -192,13 +193,13 @@ def bootstrap(
 
     Example: pr1bench model bootstrap
 
-    Example: pr1bench model bootstrap --steps 300      (a shortened recipe, to check the pipeline end to end)
+    Example: pr1bench model bootstrap --steps 300 --vision-steps 50 --eval-n 20   (a shortened recipe: a few minutes)
     """
     from pr1bench.runner import ensure_embedded
 
     with console.status("reproducing the embedded tiny model ...") as st:
         path = ensure_embedded(status=lambda m: st.update(m), steps=steps, force=force, seed=seed, threads=threads,
-                               eval_every=eval_every, eval_n=eval_n)
+                               eval_every=eval_every, eval_n=eval_n, vision_steps=vision_steps)
     report = json.loads((path / "bootstrap_eval.json").read_text())
     if json_out:
         print_json({"path": str(path), "eval": report})

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_shortened_bootstrap_builds_a_loadable_identified_model(results_dir) -> None:
-    r = CliRunner().invoke(app, ["model", "bootstrap", "--steps", "30", "--eval-n", "8", "--json"])
+    r = CliRunner().invoke(app, ["model", "bootstrap", "--steps", "30", "--vision-steps", "10", "--eval-n", "8", "--json"])
     assert r.exit_code == 0, r.output
     out = json.loads(r.output[r.output.index("{"):])
     from pathlib import Path
@@ -29,6 +29,7 @@ def test_shortened_bootstrap_builds_a_loadable_identified_model(results_dir) -> 
     assert all(0.0 <= v["value"] <= 1.0 for v in out["eval"].values())
     manifest = json.loads((path / "pr1bench_model.json").read_text())
     assert manifest["pretrain"]["steps_done"] == 30 and manifest["pretrain"]["recipe"]["steps"] == 30
+    assert manifest["pretrain"]["recipe"]["vision_steps"] == 10
     from pr1bench.embedded import identity
 
     assert identity(path)["name"].startswith("embedded-v2:")
@@ -43,7 +44,7 @@ def test_killed_pretraining_resumes_from_its_checkpoint(tmp_path) -> None:
     subprocess.run([sys.executable, "-m", "pr1bench.train.build_tiny", str(base)], check=True, capture_output=True)
     out = tmp_path / "pt"
     cmd = [sys.executable, "-m", "pr1bench.train.pretrain", str(out), "--base", str(base), "--steps", "40",
-           "--save-every", "5", "--final-eval-n", "4"]
+           "--save-every", "5", "--final-eval-n", "4", "--vision-steps", "10"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
     state = out.with_name("pt.partial") / "pretrain_state.pt"
