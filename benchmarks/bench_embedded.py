@@ -30,11 +30,11 @@ def build(version: str, out: Path) -> Path:
     return build_tiny(out, config=TinyConfig(**(V1 if version == "v1" else {})))
 
 
-def mixed_rows(n: int) -> list[Any]:
+def rows_by_task(n: int) -> dict[str, list[Any]]:
     from pr1bench.dataset import build_rows
     from pr1bench.spec import load_task
 
-    return [r for t in ("grounding", "counting", "detection", "ocr") for r in build_rows(load_task(t), "train", n=n)]
+    return {t: build_rows(load_task(t), "train", n=n) for t in ("grounding", "counting", "detection", "ocr")}
 
 
 def trl_step_seconds(model_dir: Path, rows: list[Any], steps: int, tmp: Path) -> float:
@@ -63,7 +63,7 @@ def trl_step_seconds(model_dir: Path, rows: list[Any], steps: int, tmp: Path) ->
     return (clock.marks[-1] - clock.marks[1]) / (len(clock.marks) - 2)  # the first two steps warm up
 
 
-def plain_step_seconds(model_dir: Path, rows: list[Any], steps: int) -> float:
+def plain_step_seconds(model_dir: Path, by_task: dict[str, list[Any]], steps: int) -> float:
     import random
 
     import torch
@@ -75,10 +75,7 @@ def plain_step_seconds(model_dir: Path, rows: list[Any], steps: int) -> float:
     model = AutoModelForImageTextToText.from_pretrained(model_dir).train()
     opt = torch.optim.AdamW(model.parameters(), lr=5e-4)
     batcher = Batcher(processor)
-    by_task: dict[str, list[Any]] = {}
-    for r in rows:  # batches of one task, as the pretraining draws them
-        by_task.setdefault(r.prompt_text.split()[0], []).append(r)
-    pools = list(by_task.values())
+    pools = list(by_task.values())  # batches of one task, as the pretraining draws them
     rng = random.Random(0)
     times = []
     for _ in range(steps + 2):
@@ -139,12 +136,13 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=32, help="rows per task")
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-embedded-"))
-    rows = mixed_rows(a.rows)
+    by_task = rows_by_task(a.rows)
+    rows = [r for task_rows in by_task.values() for r in task_rows]
     res: dict[str, dict[str, float]] = {}
     for v in ("v1", "v2"):
         d = build(v, tmp / v)
         res[v] = {"trl": trl_step_seconds(d, rows, a.steps, tmp / f"{v}-run"),
-                  "plain": plain_step_seconds(d, rows, a.steps), "answer_tokens": answer_tokens(d, rows),
+                  "plain": plain_step_seconds(d, by_task, a.steps), "answer_tokens": answer_tokens(d, rows),
                   "decode_tps": decode_tokens_per_second(d, rows)}
     v1, v2 = res["v1"], res["v2"]
     print(f"[1 torch thread, batch 16, {4 * a.rows} rows of the 4 synthetic tasks, {a.steps} timed steps]")

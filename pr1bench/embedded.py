@@ -20,6 +20,8 @@ BOOTSTRAP_NAME = "tiny-qwen2vl-v2-bootstrap"
 SHIPPED_NAME = "tiny-qwen2vl-v2"
 SHIPPED_DIR = Path(__file__).resolve().parent / "models" / "weights" / SHIPPED_NAME
 """The checkpoint that ships with the package (the embedded default)."""
+EMBEDDED_WORDS = ("tiny", "embedded")
+"""Words that name the shipped embedded default wherever a model path is accepted."""
 
 
 def tiny_path() -> Path:
@@ -32,17 +34,13 @@ def bootstrap_path() -> Path:
     return models_dir() / BOOTSTRAP_NAME
 
 
-def shipped_path() -> Path:
-    return SHIPPED_DIR
-
-
 def is_ready(path: Path) -> bool:
     return (path / "config.json").is_file() and (path / "pr1bench_model.json").is_file()
 
 
 def resolve_model(model: str | None) -> str:
     """The model directory or hub id a run uses; ``None`` means the shipped embedded default."""
-    if model is None or model in ("tiny", "embedded"):
+    if model is None or model in EMBEDDED_WORDS:
         if not is_ready(SHIPPED_DIR):
             raise FileNotFoundError(
                 f"the shipped embedded model is missing from {SHIPPED_DIR} (a partial checkout?); reinstall "

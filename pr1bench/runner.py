@@ -56,7 +56,8 @@ def ensure_embedded(*, status: Callable[[str], None] | None = None, steps: int |
     """
     import json
 
-    from pr1bench.embedded import bootstrap_path, is_ready, tiny_path
+    from pr1bench.embedded import bootstrap_path, identity, is_ready, tiny_path
+    from pr1bench.models.tiny import BUILDER_VERSION
 
     out = bootstrap_path()
     with _file_lock(out.parent / ".bootstrap.lock"):
@@ -66,7 +67,7 @@ def ensure_embedded(*, status: Callable[[str], None] | None = None, steps: int |
             shutil.rmtree(out, ignore_errors=True)
             shutil.rmtree(out.with_name(out.name + ".partial"), ignore_errors=True)
         raw = tiny_path()
-        if not is_ready(raw) or _builder_version(raw) != _current_builder():
+        if not is_ready(raw) or (identity(raw) or {}).get("builder_version") != BUILDER_VERSION:
             if status:
                 status(f"building the tiny Qwen2-VL into {raw}")
             subprocess.run([sys.executable, "-m", "pr1bench.train.build_tiny", str(raw), "--seed", str(seed),
@@ -95,19 +96,7 @@ def ensure_embedded(*, status: Callable[[str], None] | None = None, steps: int |
     return out
 
 
-def _builder_version(path: Path) -> int | None:
-    import json
-
-    return json.loads((path / "pr1bench_model.json").read_text()).get("builder_version")
-
-
-def _current_builder() -> int:
-    from pr1bench.models.tiny import BUILDER_VERSION
-
-    return BUILDER_VERSION
-
-
-def model_for(spec: RunSpec, *, status: Callable[[str], None] | None = None) -> str:
+def model_for(spec: RunSpec) -> str:
     """The starting model of a run: an earlier run's final model, a given path/hub id, or the embedded one."""
     if spec.init_run:
         from pr1bench.launch import read_run
@@ -128,7 +117,7 @@ def execute(spec: RunSpec, task: TaskSpec, *, on_metrics: Callable[[dict[str, An
     ``on_start(run_dir)`` is called once the run dir exists, before the launch (sweeps track it there, so a
     trial pruned from inside ``on_metrics`` still knows its run).
     """
-    run_dir = prepare_run(spec, task, model_path=model_for(spec, status=status))
+    run_dir = prepare_run(spec, task, model_path=model_for(spec))
     if on_start:
         on_start(run_dir)
     if status:

@@ -14,11 +14,9 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from pr1bench.embedded import identity, resolve_model
+from pr1bench.embedded import EMBEDDED_WORDS, identity, resolve_model
 from pr1bench.models.tiny import MANIFEST_NAME
 
-MODEL_WORDS = ("embedded", "tiny")
-"""Words that name the shipped embedded default (as ``--model`` accepts them) instead of a path."""
 BUILD_HINT = (
     "run `pr1bench model build-tiny` to build the offline tiny model there, or pass an existing checkpoint"
 )
@@ -155,9 +153,9 @@ def model_info(path: str | Path, *, image_sizes: tuple[int, ...] = (112, 224, 44
         A JSON-serialisable dict: path, architecture, model_type, param_count, vocab_size, text/vision sizes,
         image pixel limits, visual tokens per square image of each size in ``image_sizes``, manifest (or None),
         identity (how results name it, see :func:`pr1bench.embedded.identity`; None without a manifest) and
-        disk_bytes. ``path`` may also be one of :data:`MODEL_WORDS`, the shipped embedded default.
+        disk_bytes. ``path`` may also be one of :data:`pr1bench.embedded.EMBEDDED_WORDS`, the shipped embedded default.
     """
-    if str(path) in MODEL_WORDS:
+    if str(path) in EMBEDDED_WORDS:
         path = resolve_model(str(path))
     local = resolve_local(path)
     if local is None:

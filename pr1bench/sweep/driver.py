@@ -109,11 +109,11 @@ class Driver:
         self.rdb = rdb
 
     def preflight(self) -> None:
-        """Resolve (and if needed bootstrap) the model once, before any worker starts."""
+        """Resolve the model once, before any worker starts (a missing one fails here, not in every trial)."""
         from pr1bench import runner
 
         probe = trial_spec(self.spec, self.task, {})
-        runner.model_for(probe, status=self.status)
+        runner.model_for(probe)
 
     # ------------------------------------------------------------------ main loop
 

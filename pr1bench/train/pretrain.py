@@ -105,7 +105,6 @@ class Stream:
     def __init__(self, name: str, mix: Mix, seed: int):
         from pr1bench.spec import load_task
 
-        self.name, self.mix = name, mix
         self.task = load_task(name)
         self.params = {**self.task.data.extras(), **mix.data}
         self.seed = self.task.data.seed + 2000 + seed
@@ -202,7 +201,7 @@ def train(out_dir: Path, base: Path, r: Recipe, *, threads: int = 1, save_every:
     processor = AutoProcessor.from_pretrained(base)
     model = AutoModelForImageTextToText.from_pretrained(base)
     opt = torch.optim.AdamW(model.parameters(), lr=r.lr, betas=r.betas, weight_decay=r.weight_decay)
-    streams = {n: Stream(n, Mix(**m) if isinstance(m, dict) else m, r.seed) for n, m in r.mixture.items()}
+    streams = {n: Stream(n, Mix(**m), r.seed) for n, m in r.mixture.items()}
     state = {"step": 0, "drawn": dict.fromkeys(streams, 0), "seconds": 0.0, "curve": []}
     ckpt = partial / "pretrain_state.pt"
     if ckpt.is_file():
@@ -237,7 +236,8 @@ def train(out_dir: Path, base: Path, r: Recipe, *, threads: int = 1, save_every:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), r.grad_clip)
         opt.step()
-        ema[name] = float(loss) if name not in ema else 0.98 * ema[name] + 0.02 * float(loss)
+        value = loss.item()
+        ema[name] = value if name not in ema else 0.98 * ema[name] + 0.02 * value
         state["step"] = step = step + 1
         state["seconds"] = time.perf_counter() - t0
         if step % 100 == 0 or step == r.steps:

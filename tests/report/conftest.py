@@ -14,7 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from factory import config, ingest_all, write_run  # noqa: E402
+from factory import config, ingest_all, module_results, write_run  # noqa: E402
 
 
 def make_store(results: Path) -> None:
@@ -36,16 +36,9 @@ def make_store(results: Path) -> None:
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A module-wide results dir holding the known-values store (also exported as PR1BENCH_RESULTS)."""
-    from pr1bench.paths import set_results_dir
-
-    results = tmp_path_factory.mktemp("report") / "results"
-    mp = pytest.MonkeyPatch()
-    mp.setenv("PR1BENCH_RESULTS", str(results))
-    set_results_dir(results)
-    make_store(results)
-    yield results
-    set_results_dir(None)
-    mp.undo()
+    with module_results(tmp_path_factory, "report") as results:
+        make_store(results)
+        yield results
 
 
 @pytest.fixture(scope="module")

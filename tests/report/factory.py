@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,24 @@ import pyarrow.parquet as pq
 BUCKETS = ("1", "2-3", "4-6")
 VARIANT_BASE = {"base": 0.30, "sft": 0.40, "grpo": 0.55, "cot-grpo": 0.45, "sft-grpo": 0.60}
 DET_REWARDS = ("format", "box_iou", "label_match", "recall_f1", "missing_penalty")
+
+
+@contextmanager
+def module_results(tmp_path_factory: Any, name: str) -> Iterator[Path]:
+    """A fresh results root for one test module, exported as PR1BENCH_RESULTS and as the in-process override."""
+    import pytest
+
+    from pr1bench.paths import set_results_dir
+
+    results = tmp_path_factory.mktemp(name) / "results"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("PR1BENCH_RESULTS", str(results))
+    set_results_dir(results)
+    try:
+        yield results
+    finally:
+        set_results_dir(None)
+        mp.undo()
 
 
 def value(variant: str, seed: int, bucket: str = "all") -> float:

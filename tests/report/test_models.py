@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from factory import ingest_all, write_run
+from factory import ingest_all, module_results, write_run
 
 from pr1bench.report import build
 from pr1bench.report.models import describe, describe_models
@@ -35,13 +35,13 @@ def _set_model(run_dir: Path, model: str, identity: dict | None) -> None:
 @pytest.fixture(scope="module")
 def report_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """counting runs that recorded the shipped model's identity; detection runs from before model_identity."""
-    from pr1bench.paths import set_results_dir
+    with module_results(tmp_path_factory, "models") as results:
+        _fill(results / "runs")
+        yield results
 
-    results = tmp_path_factory.mktemp("models") / "results"
-    mp = pytest.MonkeyPatch()
-    mp.setenv("PR1BENCH_RESULTS", str(results))
-    set_results_dir(results)
-    root = results / "runs"
+
+def _fill(root: Path) -> None:
+    """Ingest the runs ``report_store`` describes into the store under ``root``'s results dir."""
     for variant in ("base", "sft", "grpo"):
         d = write_run(root, f"counting-{variant}-s0", "counting", variant, 0)
         _set_model(d, f"{SECRET}/pr1bench/models/weights/tiny-qwen2vl-v2", IDENT)
@@ -51,9 +51,6 @@ def report_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     cont = {"name": "counting-sft-s0/sft_model", "init_run": "counting-sft-s0", "base": IDENT}
     _set_model(d, f"{SECRET}/results/runs/counting-sft-s0/sft_model", cont)
     ingest_all(root)
-    yield results
-    set_results_dir(None)
-    mp.undo()
 
 
 def test_models_section_and_main_notes_name_identities(report_store: Path) -> None:
