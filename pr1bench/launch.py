@@ -202,7 +202,7 @@ def launch(run_dir: Path, *, on_metrics: Callable[[dict[str, Any]], None] | None
         if on_metrics:
             on_metrics(rec)
     data = read_run(run_dir)
-    if proc.returncode != 0 and data.get("status") not in ("failed", "killed"):
+    if proc.returncode != 0 and data.get("status") not in ("failed", "killed", "pruned"):
         reason = f"training process exited with code {proc.returncode}"
         if proc.returncode < 0:
             reason = f"training process was killed by signal {-proc.returncode}"

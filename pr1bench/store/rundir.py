@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 RUN_FILE = "run.json"
 METRICS_FILE = "metrics.jsonl"
 SAMPLES_FILE = "samples.parquet"
-STATUSES = ("running", "completed", "failed", "killed")
+STATUSES = ("running", "completed", "failed", "killed", "pruned")  # pruned: stopped by a sweep's pruner
 VARIANTS = ("base", "sft", "grpo", "cot-grpo", "sft-grpo")
 _RUN_FIELDS = (
     "run_id", "task", "task_version", "variant", "model", "seed", "config", "config_hash", "git_sha",

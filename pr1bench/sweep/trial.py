@@ -131,9 +131,9 @@ def run_trial(
 
 
 def _note_on_run(out: Outcome) -> None:
-    """A pruned run keeps status ``killed`` (the store's statuses) but says why in its error."""
+    """A pruned run gets status ``pruned`` (not ``killed``: it must not be resumed) and says why in its error."""
     if out.run_dir is None or out.state != "PRUNED" or not (out.run_dir / "run.json").is_file():
         return
     from pr1bench.launch import update_run
 
-    update_run(out.run_dir, error=f"pruned by the sweep: {out.error}")
+    update_run(out.run_dir, status="pruned", error=f"pruned by the sweep: {out.error}")

@@ -21,8 +21,8 @@ def test_fresh_database_gets_every_migration_recorded(db: Path) -> None:
         applied = migrate(con)
         assert [m.version for m in applied] == [m.version for m in mig.load_migrations()]
         rows = con.execute("SELECT version, name FROM schema_migrations ORDER BY version").fetchall()
-        assert rows == [(1, "init"), (2, "views")]
-        assert latest_version() == 2
+        assert rows == [(1, "init"), (2, "views"), (3, "pruned_status")]
+        assert latest_version() == 3
         expected = {
             "runs",
             "train_metrics",
@@ -70,14 +70,42 @@ def test_missing_migration_is_applied_in_order(db: Path) -> None:
 
 def test_failing_migration_rolls_back_and_is_not_recorded(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     good = mig.load_migrations()
-    bad = mig.Migration(3, "broken", "CREATE TABLE half_done (a INTEGER); SELECT * FROM no_such_table;")
+    bad = mig.Migration(99, "broken", "CREATE TABLE half_done (a INTEGER); SELECT * FROM no_such_table;")
     monkeypatch.setattr(mig, "load_migrations", lambda: (*good, bad))
     con = connect(db)
     try:
         with pytest.raises(duckdb.CatalogException):
             migrate(con)
         assert "half_done" not in _tables(con)
-        assert con.execute("SELECT max(version) FROM schema_migrations").fetchall() == [(2,)]
+        assert con.execute("SELECT max(version) FROM schema_migrations").fetchall() == [(good[-1].version,)]
+    finally:
+        con.close()
+
+
+def test_pruned_status_migration_relabels_old_pruned_runs(db: Path) -> None:
+    """A version-2 database with a sweep-pruned run stored as killed comes out of 0003 with it as pruned."""
+    old = [m for m in mig.load_migrations() if m.version < 3]
+    con = connect(db)
+    try:
+        con.execute(mig._BOOTSTRAP)
+        for m in old:
+            con.execute(m.sql)
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?, now())", [m.version, m.name, m.checksum])
+        con.execute(
+            "INSERT INTO runs (run_id, task, variant, status, error, ingested_at) VALUES "
+            "('p', 'detection', 'grpo', 'killed', 'pruned by the sweep: trial pruned at step 2', now()), "
+            "('k', 'detection', 'grpo', 'killed', 'interrupted in the parent (Ctrl-C/SIGTERM)', now()), "
+            "('c', 'detection', 'grpo', 'completed', NULL, now())"
+        )
+        with pytest.raises(duckdb.ConstraintException):  # version 2 refuses the new status
+            con.execute("UPDATE runs SET status = 'pruned' WHERE run_id = 'c'")
+        assert [m.version for m in migrate(con)] == [3]
+        got = dict(con.execute("SELECT run_id, status FROM runs").fetchall())
+        assert got == {"p": "pruned", "k": "killed", "c": "completed"}
+        con.execute("UPDATE runs SET status = 'pruned' WHERE run_id = 'c'")  # now allowed
+        with pytest.raises(duckdb.ConstraintException):
+            con.execute("UPDATE runs SET status = 'bogus' WHERE run_id = 'c'")
+        assert con.execute("SELECT count(*) FROM final_metrics").fetchall() == [(0,)]  # the views still bind
     finally:
         con.close()
 

@@ -82,3 +82,22 @@ def test_reporter_asks_the_pruner():
     rep({"step": 1, "eval/acc": 0.75})
     with pytest.raises(optuna.TrialPruned, match="pruned at step 2"):
         rep({"step": 2, "eval/acc": 0.25})
+
+
+def test_pruned_trial_marks_its_run_pruned_not_killed(tmp_path) -> None:
+    """The store tells a pruned trial's run from a killed one (a killed run is resumable, a pruned one is not)."""
+    import json as _json
+
+    from pr1bench.store.rundir import STATUSES
+    from pr1bench.sweep.trial import Outcome, _note_on_run
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text(_json.dumps({"run_id": "r", "status": "killed", "error": None}))
+    _note_on_run(Outcome(state="PRUNED", run_dir=run, error="trial pruned at step 2"))
+    rec = _json.loads((run / "run.json").read_text())
+    assert rec["status"] == "pruned" and rec["status"] in STATUSES
+    assert rec["error"] == "pruned by the sweep: trial pruned at step 2"
+    (run / "run.json").write_text(_json.dumps({"run_id": "r", "status": "failed", "error": "boom"}))
+    _note_on_run(Outcome(state="FAIL", run_dir=run, error="boom"))
+    assert _json.loads((run / "run.json").read_text())["status"] == "failed"  # only PRUNED is relabelled
