@@ -216,7 +216,7 @@ def verdict_greater(est: Estimate | None, va: np.ndarray, vb: np.ndarray, floor:
         return REPRODUCED, ""
     if est.hi is not None and est.hi < 0:
         return NOT_REPRODUCED, ""
-    return INCONCLUSIVE, "interval contains 0"
+    return INCONCLUSIVE, "; ".join(x for x in ("interval contains 0", power_hint(est, 0.0)) if x)
 
 
 def _floor_note(floor: float) -> str:
@@ -234,7 +234,33 @@ def verdict_not_better(est: Estimate | None, va: np.ndarray, vb: np.ndarray, mar
         return NOT_REPRODUCED, "CoT is better"
     if est.hi is not None and est.hi < margin:
         return REPRODUCED, f"upper bound below the margin {margin:g}"
-    return INCONCLUSIVE, f"interval reaches above the margin {margin:g}"
+    return INCONCLUSIVE, "; ".join(x for x in (f"interval reaches above the margin {margin:g}",
+                                               power_hint(est, margin)) if x)
+
+
+#: z for a two-sided 95% interval and for 80% power: n grows by ((z_a + z_b) / z_a)^2 over "interval just clears".
+Z_ALPHA, Z_POWER = 1.96, 0.84
+
+
+def power_hint(est: Estimate | None, bound: float) -> str:
+    """How many seeds (or evaluation samples) would decide an undecided comparison, from its measured spread.
+
+    The interval's half-width shrinks as 1/sqrt(n). For the interval to clear ``bound`` (0 for "A beats B", the
+    equivalence margin for "CoT does not help") with 80% power at the measured effect, n must reach
+    n * (half-width / |effect - bound|)^2 * ((1.96 + 0.84) / 1.96)^2. An estimate, not a promise: it takes the
+    observed effect as the truth, and with 3 seeds the spread itself is uncertain.
+    """
+    if est is None or not est.has_interval or est.n < 2 or est.lo is None or est.hi is None:
+        return ""
+    unit = "seeds per variant" if est.basis == "seeds" else "eval samples"
+    half = (est.hi - est.lo) / 2
+    gap = abs(est.value - bound)
+    if half <= 0:
+        return ""
+    if gap < 0.05 * half:
+        return f"the measured effect sits at {bound:g}: no feasible number of {unit} decides it (power estimate)"
+    need = math.ceil(est.n * (half / gap) ** 2 * ((Z_ALPHA + Z_POWER) / Z_ALPHA) ** 2)
+    return f"power estimate: ~{need} {unit} (now {est.n}) would decide it at the measured effect and spread"
 
 
 def combine(lines: list[Line]) -> str:

@@ -151,3 +151,21 @@ def test_values_below_the_signal_floor_decide_nothing():
     assert ln.est.lo > 0 and ln.verdict == F.INCONCLUSIVE and "below 0.01" in ln.note
     d.floor = 0.0
     assert F.f_rl_beats_sft(d, {"counting": "7-10"}).lines[0].verdict == F.REPRODUCED
+
+
+def test_power_hint_scales_with_the_measured_spread() -> None:
+    """An undecided line says how many seeds would decide it: n * (half-width / effect)^2 * (2.80 / 1.96)^2."""
+    from pr1bench.report.stats import Estimate
+
+    est = Estimate(0.02, -0.02, 0.06, 3, "seeds")  # half-width 0.04, twice the effect
+    hint = F.power_hint(est, 0.0)
+    assert "~25 seeds per variant (now 3)" in hint, hint  # ceil(3 * 4 * 2.0408) = 25
+    wider = F.power_hint(Estimate(0.02, -0.06, 0.10, 3, "seeds"), 0.0)
+    assert "~98 seeds" in wider, wider  # doubling the spread quadruples n
+    assert "eval samples" in F.power_hint(Estimate(0.01, -0.01, 0.03, 300, "samples"), 0.0)
+    assert "no feasible number" in F.power_hint(Estimate(0.0, -0.05, 0.05, 3, "seeds"), 0.0)
+    assert F.power_hint(Estimate(0.1, None, None, 1, "none"), 0.0) == ""
+    # the equivalence claim: the distance to the margin counts, not to 0
+    assert "~14 seeds" in F.power_hint(Estimate(0.0, -0.03, 0.03, 3, "seeds"), 0.02)  # ceil(3 * 2.25 * 2.04)
+    v, why = F.verdict_greater(est, np.array([0.3, 0.32, 0.34]), np.array([0.3, 0.3, 0.31]))
+    assert v == F.INCONCLUSIVE and "interval contains 0" in why and "seeds per variant" in why
