@@ -100,13 +100,21 @@ def run(
         raise typer.Exit(1)
 
 
+def _listish(v: Any) -> list[Any]:
+    """A DuckDB LIST cell through pandas: a list or array, or NULL (None / pd.NA) when no row matched."""
+    return [] if v is None or not hasattr(v, "__len__") else list(v)
+
+
 def _meta(study: Any, quick: bool) -> dict[str, Any]:
     from pr1bench.store.queries import query
 
     df = query("""
         SELECT count(*) AS runs, sum(epoch(ended_at) - epoch(started_at)) AS secs, any_value(packages) AS packages,
                min(started_at) AS first, max(ended_at) AS last,
-               string_agg(DISTINCT model, ', ') FILTER (WHERE variant IN ('base', 'sft', 'grpo', 'cot-grpo')) AS model
+               string_agg(DISTINCT model, ', ') FILTER (WHERE variant IN ('base', 'sft', 'grpo', 'cot-grpo')) AS model,
+               list(DISTINCT CAST(json_extract(extra, '$.model_identity') AS VARCHAR))
+                   FILTER (WHERE variant IN ('base', 'sft', 'grpo', 'cot-grpo')
+                           AND json_extract(extra, '$.model_identity') IS NOT NULL) AS idents
         FROM runs WHERE status = 'completed' AND json_extract_string(config, '$.run.study.name') = ?
           AND coalesce(json_extract(config, '$.run.study.quick')::BOOLEAN, false) = ?""", [study.study, quick])
     tags = query("""
@@ -123,7 +131,7 @@ def _meta(study: Any, quick: bool) -> dict[str, Any]:
     pk = r["packages"]
     span = (r["last"] - r["first"]).total_seconds() if r["first"] is not None and r["last"] is not None else 0.0
     return {"runs": int(r["runs"]), "run_seconds": float(r["secs"] or 0.0), "span_seconds": span,
-            "model": r["model"],
+            "model": r["model"], "model_identity": [json.loads(i) for i in sorted(_listish(r["idents"]))],
             "packages": pk if isinstance(pk, dict) else json.loads(pk or "{}"), "hparams": hparams}
 
 
@@ -211,6 +219,12 @@ def check(
         fail(str(e))
     rows = R.compare_reference(ref, R.reference_numbers(data, study.high_complexity), tol)
     bad = [r for r in rows if not r["ok"]]
+    ran_with = R.model_text(_meta(study, quick))
+    if ref.get("model") and ran_with != ref["model"] and not json_out:
+        console.print(f"[yellow]warning[/] {reference} was made with {ref['model']}; these runs used {ran_with}: "
+                      "different weights give different numbers. After a deliberate model change, refresh it with "
+                      f"`pr1bench study report {name}{' --quick' if quick else ''} --write-reference {reference}`",
+                      highlight=False)
     if json_out:
         print_json({"checked": len(rows), "failed": bad})
     else:

@@ -90,3 +90,26 @@ def test_describe_falls_back_without_identity(tmp_path: Path) -> None:
         text
         == f"embedded-v2-raw:{SHA[:12]} (builder v2, weights sha256 {SHA[:12]}), Qwen/Qwen2-VL-2B-Instruct"
     )
+
+
+def test_study_meta_names_the_model_by_recorded_identity(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """`pr1bench study report/check` take the model from the runs' model_identity, not their machine path."""
+    from types import SimpleNamespace
+
+    from factory import config
+
+    from pr1bench.cli.study_cmds import _meta
+    from pr1bench.study.render import model_text
+
+    with module_results(tmp_path_factory, "study-meta") as results:
+        for i, variant in enumerate(("base", "sft", "grpo")):
+            cfg = config("counting", variant, 0)
+            cfg["run"]["study"] = {"name": "embedded", "quick": True, "arm": "main", "hparams": {}}
+            d = write_run(results / "runs", f"m{i}", "counting", variant, 0, cfg=cfg)
+            _set_model(d, f"{SECRET}/pr1bench/models/weights/tiny-qwen2vl-v2", IDENT)
+        ingest_all(results / "runs")
+        meta = _meta(SimpleNamespace(study="embedded"), True)
+        assert meta["runs"] == 3 and meta["model_identity"] == [IDENT]
+        text = model_text(meta)
+        assert IDENT["name"] in text and SECRET not in text
+        assert _meta(SimpleNamespace(study="embedded"), False)["model_identity"] == []  # the quick form only
