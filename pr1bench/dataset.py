@@ -33,6 +33,24 @@ class Row:
     def target_json(self) -> str:
         return json.dumps(self.target, separators=(",", ":"))
 
+    def image_handle(self) -> Any:
+        """The stored image without decoding it: a PIL image, or a lazy handle for real-data rows."""
+        return self.__dict__["image"]
+
+
+def _get_image(row: Row) -> Any:
+    value = row.__dict__["image"]
+    return value.load() if getattr(type(value), "is_lazy_image", False) else value
+
+
+def _set_image(row: Row, value: Any) -> None:
+    row.__dict__["image"] = value
+
+
+# Real-data rows hold a lazy image (pr1bench.data.real.lazy.LazyImage: the file and the resize, no pixels), so
+# building 100k rows holds no decoded image; reading ``row.image`` decodes it then, and keeps nothing.
+Row.image = property(_get_image, _set_image, doc="The row's RGB image (decoded on access for real-data rows).")  # type: ignore[assignment]
+
 
 def user_prompt(task: TaskSpec, fields: dict[str, Any], *, cot: bool) -> str:
     """The user turn: the task's prompt, wrapped in its CoT instruction for CoT variants."""
@@ -42,6 +60,9 @@ def user_prompt(task: TaskSpec, fields: dict[str, Any], *, cot: bool) -> str:
 
 def build_rows(task: TaskSpec, split: Split, *, n: int | None = None, cot: bool = False) -> list[Row]:
     """Build ``n`` rows (default: the task's data.train / data.eval) deterministically from the task's seed."""
+    from pr1bench.models.family import resolve_answer_defaults
+
+    task = resolve_answer_defaults(task)  # an answer left to the model family ('auto'), built without a model
     count = n if n is not None else (task.data.train if split == "train" else task.data.eval)
     if task.data.source != "synthetic":
         from pr1bench.data import load_real  # issue 8: adapters for the paper's datasets

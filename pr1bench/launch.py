@@ -143,6 +143,9 @@ def prepare_run(spec: RunSpec, task: TaskSpec, *, model_path: str, run_id: str |
     ``model`` is the path or hub id the trainer loads; ``model_identity`` (:func:`run_model_identity`) is how
     results name it, so nothing downstream has to show a machine path.
     """
+    from pr1bench.models.family import resolve as resolve_family
+
+    task, family = resolve_family(task, model_path)  # fills answer 'auto' and pixel limits; warns on a mismatch
     eff = effective_task(spec, task)
     check_task_names(eff, f"<run overrides of task {task.task}>")
     rid = run_id or new_run_id(spec)
@@ -153,7 +156,8 @@ def prepare_run(spec: RunSpec, task: TaskSpec, *, model_path: str, run_id: str |
         "model": model_path, "model_identity": run_model_identity(spec, model_path), "seed": spec.seed,
         "config": resolved_config(spec, task),
         "config_hash": hash_of(spec, task), "git_sha": git_sha(), "packages": package_versions(),
-        "coords": eff.answer.coords, "answer_format": eff.answer.format, "pixels": None, "host": socket.gethostname(),
+        "coords": eff.answer.coords, "answer_format": eff.answer.format, "model_family": family, "pixels": None,
+        "host": socket.gethostname(),
         "started_at": None, "ended_at": None, "status": "pending", "error": None, "sweep": spec.sweep,
         "trial": spec.trial, "parent_run": spec.parent_run, "pr1bench_version": __version__,
         "command": None,

@@ -25,7 +25,7 @@ Variant = Literal["base", "sft", "grpo", "cot-grpo", "sft-grpo"]
 VARIANTS: tuple[str, ...] = ("base", "sft", "grpo", "cot-grpo", "sft-grpo")
 REAL_SOURCES = ("refcoco", "pixmo_count", "pageocr", "coco", "jsonl")
 REAL_DATA_KEYS = {"annotations", "images", "refs", "split", "eval_split", "train_split", "lang", "max_samples",
-                  "min_pixels", "max_pixels"}
+                  "min_pixels", "max_pixels", "resize_factor", "missing_images", "annotation_coords"}
 TASKS_ENV = "PR1BENCH_TASKS"
 
 
@@ -58,8 +58,14 @@ class DataSpec(BaseModel):
 
 
 class AnswerSpec(_Strict):
-    format: Literal["box_tokens", "bracket_boxes", "json_boxes", "points", "count", "text"]
-    coords: Literal["normalized_1000", "absolute_pixels"] = "absolute_pixels"
+    """The answer format and coordinate convention; ``auto`` leaves either to the model's family.
+
+    ``auto`` is filled when a run is prepared, from the model's ``config.json`` (see
+    :mod:`pr1bench.models.family`); without a model it takes the task type's default.
+    """
+
+    format: Literal["box_tokens", "bracket_boxes", "json_boxes", "points", "count", "text", "auto"]
+    coords: Literal["normalized_1000", "absolute_pixels", "auto"] = "absolute_pixels"
 
 
 class RewardSpec(_Strict):

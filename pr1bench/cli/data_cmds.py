@@ -42,19 +42,32 @@ def _print_report(out: dict[str, Any]) -> None:
     console.print(f"  annotations: {out['annotation_coords']}", highlight=False)
     console.print(f"  answers:     {out['answer']['format']} in {out['answer']['coords']} of the resized image",
                   highlight=False)
+    fam = out.get("model_family")
+    if fam:
+        console.print(f"  model:       family {fam['family'] or 'unknown'} ({fam['detected_from']}); answer format "
+                      f"by {fam['answer_format_by']}, coords by {fam['coords_by']}", highlight=False, markup=False)
+        for w in fam["warnings"]:
+            console.print(f"  [yellow]warning:[/] {w}", highlight=False)
     if "resize" in out:
         r = out["resize"]
         console.print(f"  resize:      {r['rule']}, {r['min_pixels']}..{r['max_pixels']} pixels", highlight=False)
     for split, s in out["splits"].items():
         sizes = s["resized_size"] or {}
+        missing = (f", [yellow]{s['missing_images']} missing images ({s['missing_policy']}ped)[/]"
+                   if s["missing_images"] else "")
         console.print(f"  {split:5s} ({s['dataset_split']}, split by {s['split_by']}): {s['records']} records, "
                       f"{s['available']} available, {s['selected']} selected, {s['loaded']} loaded, "
-                      f"[{'red' if s['bad'] else 'green'}]{s['bad']} bad[/]; resized {sizes.get('min')}..{sizes.get('max')}",
-                      highlight=False)
+                      f"[{'red' if s['bad'] else 'green'}]{s['bad']} bad[/]{missing}; "
+                      f"resized {sizes.get('min')}..{sizes.get('max')}", highlight=False)
         for f in s["files"]:
             console.print(f"        {f}", highlight=False, markup=False)
         for b in s["bad_samples"][:5]:
-            console.print(f"        bad {b['key']}: {b['reason']}", highlight=False, markup=False)
+            console.print(f"        bad: {b['message']}", highlight=False, markup=False, soft_wrap=True)
+        for b in s["missing_samples"][:5]:
+            console.print(f"        missing: {b['reason']}", highlight=False, markup=False, soft_wrap=True)
+        if s["missing_images"] > 5:
+            console.print(f"        ... and {s['missing_images'] - 5} more missing (--json lists 20)",
+                          highlight=False, markup=False)
     table = Table(title="Perceptual complexity (paper Table 9)")
     table.add_column("task")
     table.add_column("split")
@@ -70,6 +83,10 @@ def _print_report(out: dict[str, Any]) -> None:
 
 def check(
     task: str = typer.Argument(..., help="Task name (tasks/NAME.yaml) or path to a task YAML."),
+    overrides: list[str] = typer.Argument(None, help="key=value overrides, as for train (data.images=DIR, "
+                                                     "data.annotations=FILE, data.eval=100, ...)."),
+    model: str = typer.Option(None, "--model", help="Model dir or hub id whose family picks answer format, "
+                                                    "coordinates and pixel limits (default: the embedded model)."),
     on_bad_sample: str = typer.Option("skip", "--on-bad-sample",
                                       help="skip: list and count bad samples (exit 1 if any); fail: stop at the first."),
     split: str = typer.Option("both", "--split", help="train | eval | both"),
@@ -78,28 +95,55 @@ def check(
 ) -> None:
     """Validate a task's data files and images; print counts, coordinate conventions and complexity.
 
-    Loads each split exactly as training and evaluation will (same subset, same resize). Exit code
-    0: all good; 1: some samples are bad (skipped); 2: missing files or a bad sample under fail.
+    Loads each split exactly as training and evaluation will (same overrides, same model family, same subset,
+    same resize) and decodes every image once. Exit code 0: all good (missing images under
+    data.missing_images=skip are counted and listed, not an error); 1: some samples are bad (skipped);
+    2: missing files, every image missing, or a bad sample under fail.
 
     Example: pr1bench data check refcoco --limit 200
+
+    Example: pr1bench data check pixmo-count data.annotations=~/pixmo/validation.parquet data.images=~/pixmo/images
+
+    Example: pr1bench data check refcoco --model Qwen/Qwen2.5-VL-3B-Instruct data.missing_images=fail
     """
     from pr1bench.data.real.check import check_task
-    from pr1bench.spec import load_task, resolve_task_path
+    from pr1bench.spec import resolve_task_path
 
     if on_bad_sample not in ("skip", "fail"):
         fail(f"--on-bad-sample must be skip or fail, got {on_bad_sample!r}")
     if split not in ("train", "eval", "both"):
         fail(f"--split must be train, eval or both, got {split!r}")
     with user_errors():
-        spec = load_task(task)
+        spec, family = task_for_data(task, overrides or [], model)
         out = check_task(spec, task_file=str(resolve_task_path(task)), on_bad_sample=on_bad_sample,
-                         splits=("train", "eval") if split == "both" else (split,), limit=limit)
+                         splits=("train", "eval") if split == "both" else (split,), limit=limit, family=family)
     if json_out:
         print_json(_finite(out))
     else:
         _print_report(out)
     if not out["ok"]:
         raise typer.Exit(1)
+
+
+def task_for_data(task: str, overrides: list[str], model: str | None) -> tuple[Any, dict[str, Any]]:
+    """The task as a run would read its data: ``train``'s ``key=value`` overrides applied, then the model family.
+
+    Every data-reading command goes through this, so ``data.images=...`` means the same everywhere.
+    """
+    from pr1bench.embedded import resolve_model
+    from pr1bench.models.family import resolve
+    from pr1bench.runner import build_spec
+    from pr1bench.runspec import effective_task
+    from pr1bench.spec import check_task_names
+
+    run, spec = build_spec(task, "base", overrides, check_trl=False)
+    eff = effective_task(run, spec)
+    check_task_names(eff, "<key=value overrides>" if overrides else task)
+    try:
+        model_path = resolve_model(model)
+    except FileNotFoundError as e:
+        fail(str(e))
+    return resolve(eff, model_path)
 
 
 data_app.command("check")(check)

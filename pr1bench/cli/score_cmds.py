@@ -58,11 +58,12 @@ def score(
     """
     from pr1bench.dataset import Row
     from pr1bench.evaluate.core import task_metrics, weighted_rewards
+    from pr1bench.models.family import resolve_answer_defaults
     from pr1bench.perception import parse_answer, score_samples
     from pr1bench.spec import load_task
 
     with user_errors():
-        spec = load_task(task)
+        spec = resolve_answer_defaults(load_task(task))  # answer 'auto': the task type's default convention
     if completion is not None:
         if target is None:
             fail("--completion needs --target JSON")

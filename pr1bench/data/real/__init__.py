@@ -3,9 +3,10 @@
 ``load_real(task, split, n_samples)`` returns :class:`~pr1bench.data.Sample` s exactly like the
 synthetic generators do, so every consumer (SFT, GRPO, evaluation) treats both the same:
 
-* ``image`` is already resized by the Qwen2-VL rule (sides multiples of 28, area within
-  ``[DEFAULT_MIN_PIXELS, DEFAULT_MAX_PIXELS]`` = ``[56*56, 1280*28*28]``, about 1e6 as in the
-  paper), so the processor does not resize it again (for processors with the same limits);
+* ``image`` is a :class:`~pr1bench.data.real.lazy.LazyImage`: decoded on access, already resized by the
+  Qwen2-VL rule (sides multiples of ``data.resize_factor``, 28 by default, 32 for Qwen3-VL; area within
+  ``data.min_pixels``..``data.max_pixels``, by default ``[56*56, 1280*28*28]``, about 1e6 as in the
+  paper; the model family sets these from the model's processor), so the processor does not resize it again;
 * ``target`` is canonical, in absolute pixels of that resized image;
 * ``meta`` holds the original path and size and the scale factors: :func:`to_original` maps a
   prediction (resized pixels, or raw 0-1000) back to the original image, :func:`to_resized` the
@@ -13,7 +14,9 @@ synthetic generators do, so every consumer (SFT, GRPO, evaluation) treats both t
 
 Task keys (``data:``): ``source``, ``annotations``, ``images``, ``refs``, ``split`` (alias of
 ``eval_split``), ``train_split``, ``eval_split``, ``lang``, ``max_samples`` (cap on the records read,
-in file order, before subsetting), ``train``/``eval`` (sample counts) and ``seed``. See each adapter
+in file order, before subsetting), ``missing_images`` (``skip``/``fail``), ``annotation_coords``
+(force the annotation convention), ``min_pixels``/``max_pixels``/``resize_factor``,
+``train``/``eval`` (sample counts) and ``seed``. See each adapter
 module for its file format and the loader module for subsetting and the bad-sample policy.
 """
 
@@ -31,6 +34,7 @@ from pr1bench.data.real.coords import (
     to_original,
     to_resized,
 )
+from pr1bench.data.real.lazy import ImageLoadError, LazyImage
 from pr1bench.data.real.loader import (
     ON_BAD_SAMPLE,
     LoadReport,
@@ -41,7 +45,7 @@ from pr1bench.data.real.loader import (
     pixel_limits,
     plan,
 )
-from pr1bench.data.real.records import BadSampleError, Context, RealDataError, make_context
+from pr1bench.data.real.records import BadEntry, BadSampleError, Context, RealDataError, make_context
 from pr1bench.data.real.sources import ADAPTERS, Adapter
 from pr1bench.spec import TaskSpec
 
@@ -57,16 +61,22 @@ def context(task: TaskSpec, task_file: str | None = None) -> tuple[Adapter, Cont
 
 
 def load_real_report(task: TaskSpec, split: str, n_samples: int, *, on_bad_sample: OnBad = "skip",
-                     task_file: str | None = None) -> tuple[list[Sample], LoadReport]:
-    """:func:`load_real` plus the :class:`LoadReport` (counts, files, bad samples) ``data check`` prints."""
+                     task_file: str | None = None, decode_images: bool = False) -> tuple[list[Sample], LoadReport]:
+    """:func:`load_real` plus the :class:`LoadReport` (counts, files, bad and missing samples) ``data check`` prints.
+
+    ``decode_images`` decodes every image once (``data check`` does, to find truncated files); the samples
+    still hold lazy images either way.
+    """
     if split not in ("train", "eval"):
         raise ValueError(f"split must be 'train' or 'eval', got {split!r}")
     if on_bad_sample not in ON_BAD_SAMPLE:
         raise ValueError(f"on_bad_sample must be one of {ON_BAD_SAMPLE}, got {on_bad_sample!r}")
     adapter, ctx = context(task, task_file)
     entries, report = plan(ctx, adapter.read(ctx, split), split, n_samples)
-    check_missing(ctx, entries)
-    samples = list(iter_samples(ctx, entries, split, pixel_limits(task), report, on_bad_sample))
+    report.missing_policy = ctx.missing_images
+    entries = check_missing(ctx, entries, report)
+    samples = list(iter_samples(ctx, entries, split, pixel_limits(task), report, on_bad_sample,
+                                decode_images=decode_images))
     return samples, report
 
 
@@ -102,7 +112,10 @@ __all__ = [
     "ON_BAD_SAMPLE",
     "RESIZE_FACTOR",
     "Adapter",
+    "BadEntry",
     "BadSampleError",
+    "ImageLoadError",
+    "LazyImage",
     "LoadReport",
     "RealDataError",
     "ResizeInfo",

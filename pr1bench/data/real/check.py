@@ -46,10 +46,16 @@ def _split_summary(samples: list[Sample], report: Any) -> dict[str, Any]:
         "dataset_split": report.split_name, "split_by": report.split_by, "files": report.files,
         "records": report.n_records, "available": report.n_pool, "requested": report.n_requested,
         "selected": report.n_selected, "loaded": len(samples), "bad": len(report.bad),
-        "bad_samples": [{"key": k, "reason": r} for k, r in report.bad[:20]],
+        "bad_samples": [_bad(b) for b in report.bad[:20]],
+        "missing_images": len(report.missing), "missing_policy": report.missing_policy,
+        "missing_samples": [_bad(b) for b in report.missing[:20]],
         "original_size": _sizes(report.orig_sizes), "resized_size": _sizes(report.sizes),
         "complexity": complexity(samples),
     }
+
+
+def _bad(b: Any) -> dict[str, Any]:
+    return {"key": b.key, "file": b.file, "row": b.pos, "reason": b.reason, "fix": b.fix, "message": b.message()}
 
 
 def _synthetic_summary(task: TaskSpec, split: str, n: int) -> dict[str, Any]:
@@ -57,14 +63,20 @@ def _synthetic_summary(task: TaskSpec, split: str, n: int) -> dict[str, Any]:
 
     samples = generate(task.data.generator or "", task.data.extras(), split=split, n_samples=n, seed=task.data.seed)
     return {"dataset_split": split, "split_by": "generator", "files": [], "records": n, "available": n,
-            "requested": n, "selected": n, "loaded": n, "bad": 0, "bad_samples": [],
+            "requested": n, "selected": n, "loaded": n, "bad": 0, "bad_samples": [], "missing_images": 0,
+            "missing_policy": None, "missing_samples": [],
             "original_size": None, "resized_size": _sizes([(s.width, s.height) for s in samples]),
             "complexity": complexity(samples)}
 
 
 def check_task(task: TaskSpec, *, task_file: str | None = None, splits: tuple[str, ...] = ("train", "eval"),
-               on_bad_sample: str = "skip", limit: int | None = None) -> dict[str, Any]:
+               on_bad_sample: str = "skip", limit: int | None = None,
+               family: dict[str, Any] | None = None) -> dict[str, Any]:
     """Load ``splits`` of ``task`` (``data.train`` / ``data.eval`` samples, at most ``limit``) and summarise.
+
+    Every image is decoded once (and dropped), so truncated files show up here rather than mid-run. Missing
+    images under ``data.missing_images=skip`` are counted and listed but do not make the check fail (real
+    PixMo downloads always have dead URLs); bad samples do.
 
     Raises:
         RealDataError: missing files or paths; BadSampleError: a bad sample under ``fail``.
@@ -84,12 +96,15 @@ def check_task(task: TaskSpec, *, task_file: str | None = None, splits: tuple[st
             out["annotation_coords"] = "synthetic: generated in absolute pixels of the image"
             continue
         samples, report = load_real_report(task, split, n, on_bad_sample=on_bad_sample,  # type: ignore[arg-type]
-                                           task_file=task_file)
+                                           task_file=task_file, decode_images=True)
         out["splits"][split] = _split_summary(samples, report)
         out["annotation_coords"] = report.convention
     if task.data.source != "synthetic":
         lo, hi = pixel_limits(task)
-        out["resize"] = {"rule": "qwen2-vl smart resize (sides multiples of 28)", "min_pixels": lo, "max_pixels": hi,
-                         "defaults": [DEFAULT_MIN_PIXELS, DEFAULT_MAX_PIXELS]}
+        factor = int(task.data.extras().get("resize_factor") or 28)
+        out["resize"] = {"rule": f"qwen2-vl smart resize (sides multiples of {factor})", "min_pixels": lo,
+                         "max_pixels": hi, "factor": factor, "defaults": [DEFAULT_MIN_PIXELS, DEFAULT_MAX_PIXELS]}
+    if family is not None:
+        out["model_family"] = family
     out["ok"] = all(s["bad"] == 0 and (s["loaded"] > 0 or s["requested"] == 0) for s in out["splits"].values())
     return out

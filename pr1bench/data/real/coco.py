@@ -74,9 +74,12 @@ def read(ctx: Context, split: str) -> RecordSet:
     for im in inst["images"]:
         key = str(im.get("id")) if isinstance(im, dict) else "?"
         try:
-            entries.append(_record(im, by_image.get(im.get("id"), []), names, categories, images))
+            rec: Entry = _record(im, by_image.get(im.get("id"), []), names, categories, images)
         except (BadRow, AttributeError) as e:
-            entries.append(BadRecord(key, str(e)))
+            rec = BadRecord(key, str(e), fix=getattr(e, "fix", None) or "fix or drop this image's annotations in "
+                                                                         "the instances file")
+        rec.file, rec.pos = str(path), f"image id {key}"
+        entries.append(rec)
     return RecordSet(entries, [str(path)], how, "COCO bbox x,y,w,h in absolute pixels of the original image, "
                                                 "converted to x1,y1,x2,y2 resized-image pixels")
 

@@ -40,7 +40,7 @@ def read(ctx: Context, split: str) -> RecordSet:
     """Records of one split, validated against the task type's target shape."""
     rows, files, how = rows_for_split(ctx, split)
     images = split_images_dir(ctx, split)
-    entries = map_rows(rows, lambda i, row: _record(i, row, images, ctx.task_type))
+    entries = map_rows(rows, lambda i, row: _record(i, row, images, ctx.task_type), files[0])
     return RecordSet(entries, files, how, "canonical target in the original image's absolute pixels "
                                           "(or 0-1000 where a row says coords: normalized_1000)")
 
@@ -55,11 +55,11 @@ def _fields(row: dict[str, Any]) -> dict[str, str]:
 def _target(row: dict[str, Any], fields: dict[str, str], task_type: str) -> dict[str, Any]:
     target = row.get("target")
     if not isinstance(target, dict):
-        raise BadRow("no 'target' object")
+        raise BadRow("no 'target' object", fix="give the row a target object in the task type's canonical shape")
     target = dict(target)
     missing = [k for k in REQUIRED[task_type] if k not in target]
     if missing:
-        raise BadRow(f"a {task_type} target needs {missing}")
+        raise BadRow(f"a {task_type} target needs {missing}", fix=f"add {missing} to the row's target")
     if task_type == "counting" and not any(k in target for k in ("points", "boxes", "count")):
         raise BadRow("a counting target needs points, boxes or count")
     if task_type == "grounding" and "labels" not in target and "expression" in fields:

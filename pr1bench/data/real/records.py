@@ -11,12 +11,13 @@ current working directory; ``~`` expands. A path may contain ``{split}`` (and ``
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pr1bench.spec import ConfigError, TaskSpec
 
@@ -33,7 +34,48 @@ class BadSampleError(RealDataError):
 
 
 class BadRow(ValueError):
-    """Raised by an adapter's row parser: this row cannot become a sample (reason in the message)."""
+    """Raised by an adapter's row parser: this row cannot become a sample.
+
+    Attributes:
+        fix: what the user can do about it (shown after the reason); ``None`` for the generic advice.
+    """
+
+    def __init__(self, reason: str, fix: str | None = None):
+        super().__init__(reason)
+        self.fix = fix
+
+
+#: Key under which :func:`read_rows` records each row's position in its file ("line 7", "row 3").
+POS_KEY = "__pr1bench_pos__"
+MissingPolicy = Literal["skip", "fail"]
+MISSING_POLICIES: tuple[str, ...] = ("skip", "fail")
+GENERIC_FIX = "correct or remove this row, or keep on_bad_sample=skip (the default) to drop it"
+
+
+class EmbeddedImage:
+    """An image stored as bytes inside a Parquet file (Hugging Face ``Image`` feature), read only when needed.
+
+    Holding 100k of these costs a few hundred bytes each; the bytes are read from the file (one row group at a
+    time, the last one cached) when the image is opened.
+    """
+
+    __slots__ = ("column", "path", "row")
+
+    def __init__(self, path: Path, column: str, row: int):
+        self.path, self.column, self.row = path, column, row
+
+    def __repr__(self) -> str:
+        return f"{self.path}#{self.column}[{self.row}]"
+
+    def read(self) -> bytes:
+        """The image bytes; :class:`BadRow` when the cell holds none."""
+        value = _parquet_cell(str(self.path), self.column, self.row)
+        if isinstance(value, dict):
+            value = value.get("bytes")
+        if not isinstance(value, bytes | bytearray) or not value:
+            raise BadRow(f"no image bytes in column {self.column!r}", fix="the row's embedded image is empty; "
+                                                                          "re-export the file or drop the row")
+        return bytes(value)
 
 
 @dataclass
@@ -57,6 +99,15 @@ class Record:
     coords: Coords = "absolute_pixels"
     size: tuple[int, int] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    image_ref: EmbeddedImage | None = None
+    checks: dict[str, Any] = field(default_factory=dict)
+    file: str | None = None
+    pos: str | None = None
+
+    @property
+    def image_source(self) -> Path | EmbeddedImage:
+        """What to open: the embedded bytes when the row carries them, else the image file."""
+        return self.image_ref if self.image_ref is not None else self.image_path
 
 
 @dataclass
@@ -65,6 +116,24 @@ class BadRecord:
 
     key: str
     reason: str
+    file: str | None = None
+    pos: str | None = None
+    fix: str | None = None
+
+
+class BadEntry(NamedTuple):
+    """One bad sample as reported: where it is, why it is bad and what to do about it."""
+
+    key: str
+    reason: str
+    file: str | None = None
+    pos: str | None = None
+    fix: str | None = None
+
+    def message(self) -> str:
+        """``FILE line N (key K): REASON. Fix: FIX`` -- the one line every bad-row report prints."""
+        where = f"{self.file or '<unknown file>'} {self.pos or 'row ?'} (sample {self.key})"
+        return f"{where}: {self.reason}. Fix: {self.fix or GENERIC_FIX}"
 
 
 Entry = Record | BadRecord
@@ -105,6 +174,9 @@ class Context:
     max_samples: int | None
     seed: int
     n_eval: int
+    missing_images: MissingPolicy = "skip"
+    annotation_coords: Coords | None = None
+    resize_factor: int = 28
 
     def split_name(self, split: str) -> str:
         """The dataset's name for our ``train``/``eval`` split."""
@@ -136,6 +208,17 @@ def make_context(task: TaskSpec, defaults: tuple[str, str], task_file: str | Non
     """
     x = task.data.extras()
     max_samples = x.get("max_samples")
+    where = task_file or f"task {task.task!r}"
+    missing = str(x.get("missing_images") or "skip")
+    if missing not in MISSING_POLICIES:
+        raise RealDataError(where, "data.missing_images", f"must be skip or fail, got {missing!r}")
+    ann_coords = x.get("annotation_coords")
+    if ann_coords is not None and ann_coords not in ("absolute_pixels", "normalized_1000", "percent"):
+        raise RealDataError(where, "data.annotation_coords",
+                            f"must be absolute_pixels, normalized_1000 or percent, got {ann_coords!r}")
+    factor = int(x.get("resize_factor") or 28)
+    if factor <= 0:
+        raise RealDataError(where, "data.resize_factor", f"must be a positive integer, got {factor}")
     return Context(
         task=task.task, task_file=task_file, source=task.data.source, task_type=task.type,
         annotations=resolve_path(x.get("annotations")), images=resolve_path(x.get("images")),
@@ -145,6 +228,7 @@ def make_context(task: TaskSpec, defaults: tuple[str, str], task_file: str | Non
         lang=str(x["lang"]) if x.get("lang") else None,
         max_samples=int(max_samples) if max_samples else None,
         seed=task.data.seed, n_eval=task.data.eval,
+        missing_images=missing, annotation_coords=ann_coords, resize_factor=factor,  # type: ignore[arg-type]
     )
 
 
@@ -155,12 +239,7 @@ def read_rows(path: Path, ctx: Context, key: str = "data.annotations") -> list[d
         raise ctx.error(key, f"file not found: {path} (relative paths resolve against {Path.cwd()})")
     suffix = path.suffix.lower()
     if suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        try:
-            return pq.read_table(path).to_pylist()
-        except Exception as e:  # noqa: BLE001 - any pyarrow failure is an unreadable file
-            raise ctx.error(key, f"cannot read Parquet file {path}: {e}") from None
+        return _read_parquet(path, ctx, key)
     if suffix == ".jsonl":
         return _read_jsonl(path, ctx, key)
     value = read_json(path, ctx, key)
@@ -169,7 +248,70 @@ def read_rows(path: Path, ctx: Context, key: str = "data.annotations") -> list[d
                      None)
     if not isinstance(value, list):
         raise ctx.error(key, f"{path}: expected a JSON list of samples (or an object with a 'data' list)")
+    for i, row in enumerate(value):
+        if isinstance(row, dict):
+            row[POS_KEY] = f"row {i + 1}"
     return value
+
+
+def _is_image_column(typ: Any) -> bool:
+    """A Hugging Face ``Image`` column (struct with binary ``bytes``) or a plain binary column."""
+    import pyarrow as pa
+
+    if pa.types.is_binary(typ) or pa.types.is_large_binary(typ):
+        return True
+    return pa.types.is_struct(typ) and any(
+        typ.field(i).name == "bytes" and (pa.types.is_binary(typ.field(i).type) or pa.types.is_large_binary(
+            typ.field(i).type)) for i in range(typ.num_fields))
+
+
+def _read_parquet(path: Path, ctx: Context, key: str) -> list[dict[str, Any]]:
+    """Rows of a Parquet file; image columns become :class:`EmbeddedImage` handles (bytes stay on disk)."""
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+        images = [f.name for f in schema if _is_image_column(f.type)]
+        others = [f.name for f in schema if f.name not in images]
+        rows = pq.read_table(path, columns=others).to_pylist() if others else []
+        if not others:
+            rows = [{} for _ in range(pq.ParquetFile(path).metadata.num_rows)]
+    except Exception as e:  # noqa: BLE001 - any pyarrow failure is an unreadable file
+        raise ctx.error(key, f"cannot read Parquet file {path}: {e}") from None
+    for i, row in enumerate(rows):
+        row[POS_KEY] = f"row {i + 1}"
+        for col in images:
+            row[col] = EmbeddedImage(path, col, i)
+    return rows
+
+
+@functools.lru_cache(maxsize=2)
+def _row_group_column(path: str, column: str, group: int) -> list[Any]:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).read_row_group(group, columns=[column]).column(0).to_pylist()
+
+
+@functools.lru_cache(maxsize=64)
+def _row_group_starts(path: str) -> list[int]:
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(path).metadata
+    starts, n = [], 0
+    for g in range(meta.num_row_groups):
+        starts.append(n)
+        n += meta.row_group(g).num_rows
+    return starts
+
+
+def _parquet_cell(path: str, column: str, row: int) -> Any:
+    """One cell, reading only its row group (so a 100k-image file is never read whole)."""
+    starts = _row_group_starts(path)
+    group = max(i for i, s in enumerate(starts) if s <= row)
+    try:
+        return _row_group_column(path, column, group)[row - starts[group]]
+    except (OSError, IndexError) as e:
+        raise BadRow(f"cannot read the embedded image at row {row + 1} of {path}: {e}") from None
 
 
 def read_json(path: Path, ctx: Context, key: str) -> Any:
@@ -189,9 +331,12 @@ def _read_jsonl(path: Path, ctx: Context, key: str) -> list[dict[str, Any]]:
             if not line.strip():
                 continue
             try:
-                rows.append(json.loads(line))
+                row = json.loads(line)
             except ValueError as e:
                 raise ctx.error(key, f"{path} line {i} is not valid JSON: {e}") from None
+            if isinstance(row, dict):
+                row[POS_KEY] = f"line {i}"
+            rows.append(row)
     return rows
 
 
@@ -276,7 +421,7 @@ def image_candidates(images: Path, name: object, extra_dirs: tuple[str, ...] = (
     if isinstance(name, list) and name:
         name = name[0]
     if not isinstance(name, str) or not name.strip():
-        raise BadRow("no image path")
+        raise BadRow("no image path", fix="give the row the image's file name (relative to data.images) or path")
     name = name.removeprefix("file://")
     p = Path(os.path.expanduser(name))
     if p.is_absolute():
@@ -289,16 +434,23 @@ def pick_existing(candidates: list[Path]) -> Path:
     return next((c for c in candidates if c.exists()), candidates[0])
 
 
-def map_rows(rows: list[Any], parse: Any) -> list[Entry]:
-    """Apply a row parser ``parse(index, row) -> Record``; rows it rejects become :class:`BadRecord`."""
+def map_rows(rows: list[Any], parse: Any, file: str | None = None) -> list[Entry]:
+    """Apply a row parser ``parse(index, row) -> Record``; rows it rejects become :class:`BadRecord`.
+
+    Every entry is stamped with ``file`` and the row's position in it, so a bad-row message can say where.
+    """
     out: list[Entry] = []
     for i, row in enumerate(rows):
+        pos = row.get(POS_KEY) if isinstance(row, dict) else None
+        pos = pos or f"row {i + 1}"
         try:
             if not isinstance(row, dict):
-                raise BadRow(f"row is a {type(row).__name__}, not an object")
-            out.append(parse(i, row))
+                raise BadRow(f"row is a {type(row).__name__}, not an object", fix="each row must be a JSON object")
+            rec = parse(i, row)
+            rec.file, rec.pos = rec.file or file, rec.pos or pos
+            out.append(rec)
         except BadRow as e:
-            out.append(BadRecord(f"{i:06d}", str(e)))
+            out.append(BadRecord(f"{i:06d}", str(e), file, pos, e.fix))
     return out
 
 

@@ -106,34 +106,118 @@ def refer_layout(root: Path) -> dict[str, Any]:
     return {"images": images, "annotations": anns, "refs": refs}
 
 
-def pixmo(root: Path, counts: list[int], split: str = "validation") -> list[dict]:
-    """PixMo-Count rows (points as {x, y} percent) in a per-split Parquet file; images named by sha."""
-    import pandas as pd
+def pixmo(root: Path, counts: list[int], split: str = "validation", *, points: bool | None = None) -> list[dict]:
+    """PixMo-Count exactly as on the hub: a per-split Parquet of image_url, image_sha256, count, points, label.
 
+    ``points`` is written the way ``datasets`` stores a ``Sequence({x, y})`` feature: ONE struct of two lists
+    (``{"x": [...], "y": [...]}``), in PIXELS of the image; the eval splits have none (null). Images are saved
+    the way Molmo's downloader saves them: under the sha256 of the URL, with no extension.
+    """
+    import hashlib
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with_points = (split == "train") if points is None else points
     rows = []
     for i, c in enumerate(counts):
         w, h = SIZES[i % len(SIZES)]
-        pts = [{"x": 10.0 + 15 * k, "y": 20.0 + 10 * k} for k in range(c)]
-        sha = f"{split[:3]}{i:061d}"
-        image(root / "images" / f"{sha}.jpg", (w, h))
-        rows.append({"image_url": f"https://example.com/{i}.jpg", "image_sha256": sha, "label": "dots",
-                     "count": c, "points": pts})
+        url = f"https://example.com/{split}/{i}.jpg"
+        xs = [min(w - 1.0, 10.0 + 15 * k) for k in range(c)]
+        ys = [min(h - 1.0, 20.0 + 10 * k) for k in range(c)]
+        path = root / "images" / hashlib.sha256(url.encode()).hexdigest()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (w, h), (235, 235, 235)).save(path, format="JPEG")  # no extension, as Molmo saves it
+        rows.append({"image_url": url, "image_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                     "count": c, "points": {"x": xs, "y": ys} if with_points else None, "label": "dots"})
+    schema = pa.schema([("image_url", pa.string()), ("image_sha256", pa.string()), ("count", pa.int32()),
+                        ("points", pa.struct([("x", pa.list_(pa.float32())), ("y", pa.list_(pa.float32()))])),
+                        ("label", pa.string())])
     (root / "ann").mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows).to_parquet(root / "ann" / f"{split}.parquet")
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), root / "ann" / f"{split}.parquet")
     return rows
 
 
-def pageocr(root: Path) -> list[dict]:
-    """Perception-R1 layout: conversations with the text as the gpt turn, images under <lang>_pdf_png/."""
+def pr1_counting(root: Path, counts: list[int], name: str = "pixmo_count_validation540_counting_problems_label"
+                 ) -> list[dict]:
+    """Perception-R1's counting JSONL (eval/evaluate_counting.py): image_path, question (the noun), ground_truth."""
     rows = []
-    texts = ["Hello world page one", "第一页的文字", "Second english page", "第二页"]
-    for i, t in enumerate(texts):
-        lang = "cn" if any("\u4e00" <= ch <= "\u9fff" for ch in t) else "en"
-        image(root / "images" / f"{lang}_pdf_png" / f"p{i}.png", SIZES[i])
-        rows.append({"image": f"p{i}.png", "conversations": [{"from": "human", "value": "<image>\nOCR this image: "},
-                                                             {"from": "gpt", "value": t}]})
-    write_json(root / "page_ocr.json", rows)
+    for i, c in enumerate(counts):
+        rel = f"pixmo/{i:04d}.jpg"
+        image(root / "images" / rel, SIZES[i % len(SIZES)])
+        rows.append({"image_path": rel, "question": "people", "ground_truth": c})
+    write_jsonl(root / f"{name}.jsonl", rows)
     return rows
+
+
+def refcoco_train_parquet(root: Path, n: int = 6, *, pixels: bool = False) -> list[dict]:
+    """Perception-R1's training Parquet: embedded image {bytes, path}, problem, solution as a 0-1000 string."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows, boxes = [], []
+    for i in range(n):
+        w, h = SIZES[i % len(SIZES)]
+        box = [5.0 + i, 7.0, w - 20.0, h - 11.0]
+        im = Image.new("RGB", (w, h), (235, 235, 235))
+        ImageDraw.Draw(im).rectangle([box[0], box[1], box[2] - 1, box[3] - 1], fill=(200, 40, 40))
+        buf = io.BytesIO()
+        im.save(buf, format="PNG")
+        sol = box if pixels else [round(box[0] / w * 1000), round(box[1] / h * 1000), round(box[2] / w * 1000),
+                                  round(box[3] / h * 1000)]
+        rows.append({"image": {"bytes": buf.getvalue(), "path": f"COCO_train2014_{i:012d}.jpg"},
+                     "problem": f"red block {i}", "solution": str([int(v) for v in sol])})
+        boxes.append(box)
+    schema = pa.schema([("image", pa.struct([("bytes", pa.binary()), ("path", pa.string())])),
+                        ("problem", pa.string()), ("solution", pa.string())])
+    (root / "pq").mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), root / "pq" / "train-00000-of-00001.parquet",
+                   row_group_size=2)
+    return [{**r, "box": b} for r, b in zip(rows, boxes, strict=True)]
+
+
+def vlm_r1(root: Path, n: int = 6, *, jsonl: bool = True) -> list[dict]:
+    """VLM-R1 REC data: JSONL of {id, image, conversations} (grpo_jsonl.py) or JSON of {image, problem, solution}."""
+    prefix = "Please provide the bounding box coordinate of the region this sentence describes: "
+    rows, out = [], []
+    for i in range(n):
+        w, h = SIZES[i % len(SIZES)]
+        box = [4.0 + i, 6.0, w - 10.0, h - 9.0]
+        name = f"COCO_train2014_{i:012d}.jpg"
+        image(root / "coco" / name, (w, h), [box])
+        expr = f"the red block number {i}"
+        if jsonl:
+            rows.append({"id": i, "image": name, "conversations": [
+                {"from": "human", "value": f"<image>{prefix}{expr}."},
+                {"from": "gpt", "value": str(box)}]})
+        else:
+            rows.append({"image": name, "problem": f"{prefix}{expr}.", "solution": str(box)})
+        out.append({"expression": expr, "box": box, "image": name})
+    if jsonl:
+        write_jsonl(root / "refcoco_train.jsonl", rows)
+    else:
+        write_json(root / "refcoco_train.json", rows)
+    return out
+
+
+def pageocr(root: Path) -> dict[str, list[dict]]:
+    """Perception-R1's layout: en_page_ocr.json and cn_page_ocr.json (conversations, the text as the gpt turn),
+    images under <lang>_pdf_png/. The English file has a page quoting a Chinese word and the Chinese file a page of
+    digits: the language comes from the file, so both stay where they are."""
+    texts = {"en": ["Hello world page one", "The word 中文 means Chinese", "Second english page"],
+             "cn": ["第一页的文字", "2024 12 31", "第二页"]}
+    out = {}
+    for lang, items in texts.items():
+        rows = []
+        for i, t in enumerate(items):
+            image(root / "images" / f"{lang}_pdf_png" / f"{lang}{i}.png", SIZES[i])
+            rows.append({"image": f"{lang}{i}.png", "conversations": [
+                {"from": "human", "value": "<image>\nOCR this image: "}, {"from": "gpt", "value": t}]})
+        write_json(root / f"{lang}_page_ocr.json", rows)
+        out[lang] = rows
+    return out
 
 
 def coco(root: Path, split: str, per_image: list[int], *, crowd: bool = True) -> dict[str, Any]:

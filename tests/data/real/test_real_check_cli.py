@@ -26,7 +26,9 @@ def test_check_json_reports_counts_conventions_and_complexity(tmp_path) -> None:
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
     assert out["ok"] and out["source"] == "pixmo_count" and out["answer"]["coords"] == "absolute_pixels"
-    assert "percent" in out["annotation_coords"] and out["resize"]["max_pixels"] == 1003520
+    # the embedded model's processor caps images at 112x112 = 12544 pixels: rows are resized to what it sees
+    assert "pixels" in out["annotation_coords"] and out["resize"]["max_pixels"] == 12544
+    assert out["model_family"]["answer_format_by"] == "task" and out["model_family"]["coords_by"].startswith("type")
     ev, tr = out["splits"]["eval"], out["splits"]["train"]
     assert (ev["dataset_split"], ev["split_by"], ev["loaded"], ev["bad"]) == ("validation", "file", 4, 0)
     assert (tr["records"], tr["requested"], tr["loaded"]) == (2, 10, 2)
@@ -44,8 +46,8 @@ def test_check_json_reports_counts_conventions_and_complexity(tmp_path) -> None:
 def test_check_table_output(tmp_path) -> None:
     r = runner.invoke(app, ["data", "check", str(_pixmo_task(tmp_path)), "--split", "eval"], env={"COLUMNS": "160"})
     assert r.exit_code == 0, r.output
-    for text in ("Perceptual complexity", "mean n!", "mean log n!", "median n!", "8.25", "4.00", "percent (0-100)",
-                 "points in absolute_pixels"):
+    for text in ("Perceptual complexity", "mean n!", "mean log n!", "median n!", "8.25", "4.00", "PixMo-Count: pixels",
+                 "points in absolute_pixels", "model:       family qwen2_vl"):
         assert text in r.output, text
 
 
@@ -65,14 +67,20 @@ def test_check_crowded_image_overflowing_n_factorial(tmp_path) -> None:
 
 def test_check_exit_codes_for_bad_and_missing_data(tmp_path) -> None:
     path = _pixmo_task(tmp_path)
-    victim = next((tmp_path / "images").glob("val*"))
+    import hashlib
+
+    victim = tmp_path / "images" / hashlib.sha256(b"https://example.com/validation/1.jpg").hexdigest()
     fx.corrupt(victim)
     r = runner.invoke(app, ["data", "check", str(path), "--json"])
     assert r.exit_code == 1 and json.loads(r.output)["splits"]["eval"]["bad"] == 1
     r = runner.invoke(app, ["data", "check", str(path), "--on-bad-sample", "fail"])
     assert r.exit_code == 2 and "unreadable image" in r.output
     victim.unlink()
-    r = runner.invoke(app, ["data", "check", str(path)])
+    r = runner.invoke(app, ["data", "check", str(path), "--json"])  # a dead URL: counted and listed, not fatal
+    ev = json.loads(r.output)["splits"]["eval"]
+    assert r.exit_code == 0 and (ev["missing_images"], ev["loaded"], ev["bad"]) == (1, 3, 0)
+    assert str(victim) in ev["missing_samples"][0]["reason"] and "validation.parquet" in ev["missing_samples"][0]["file"]
+    r = runner.invoke(app, ["data", "check", str(path), "data.missing_images=fail"])
     assert r.exit_code == 2 and "1 of 4 image paths are missing" in r.output and "data.images" in r.output
 
 
@@ -81,3 +89,53 @@ def test_check_synthetic_task_reports_complexity() -> None:
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
     assert out["splits"]["eval"]["complexity"]["mean_n_factorial"] == 1.0
+
+
+def test_check_takes_the_same_overrides_as_train(tmp_path) -> None:
+    """No YAML to write: point the shipped task at the data with key=value, as `train` takes them."""
+    fx.pixmo(tmp_path, [2, 3], "validation")
+    fx.pixmo(tmp_path, [4], "train")
+    r = runner.invoke(app, ["data", "check", "pixmo-count", f"data.annotations={tmp_path / 'ann' / 'train.parquet'}",
+                            f"data.images={tmp_path / 'images'}", "data.eval=2", "data.train=1", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert (out["splits"]["eval"]["loaded"], out["splits"]["train"]["loaded"]) == (2, 1)
+    r = runner.invoke(app, ["data", "check", "pixmo-count", "data.imagez=x"])
+    assert r.exit_code == 2 and "data.imagez" in r.output and "did you mean" in r.output.lower()
+
+
+def test_check_bad_row_names_file_row_reason_and_fix(tmp_path) -> None:
+    fx.image(tmp_path / "im" / "a.png", (130, 90))
+    fx.write_jsonl(tmp_path / "refcoco_val.jsonl", [
+        {"image": "a.png", "problem": "ok", "solution": [1, 2, 30, 40]},
+        {"image": "a.png", "problem": "no box here"},
+        {"image": "a.png", "problem": "mismatch", "solution": [1, 2, 30, 40], "normalized_solution": [500, 500, 900, 900]},
+    ])
+    path = fx.task_file(tmp_path, "refcoco", {"annotations": str(tmp_path / "refcoco_val.jsonl"),
+                                              "images": str(tmp_path / "im"), "eval": 3, "train": 0})
+    r = runner.invoke(app, ["data", "check", str(path), "--split", "eval", "--json"])
+    assert r.exit_code == 1
+    bad = json.loads(r.output)["splits"]["eval"]["bad_samples"]
+    assert [b["row"] for b in bad] == ["line 2", "line 3"] and all(b["file"].endswith("refcoco_val.jsonl") for b in bad)
+    assert "no box" in bad[0]["reason"] and "solution" in bad[0]["fix"]
+    assert "disagree" in bad[1]["reason"] and "data.annotation_coords" in bad[1]["fix"]
+    assert bad[1]["message"].startswith(str(tmp_path / "refcoco_val.jsonl") + " line 3 (sample 000002): ")
+    r = runner.invoke(app, ["data", "check", str(path), "--split", "eval"], env={"COLUMNS": "200"})
+    assert "refcoco_val.jsonl line 2 (sample 000001): no box" in r.output and "Fix: give the row" in r.output
+    r = runner.invoke(app, ["data", "check", str(path), "--split", "eval", "--on-bad-sample", "fail"])
+    assert r.exit_code == 2 and "line 2" in r.output and "Fix:" in r.output
+
+
+def test_check_model_family_picks_the_answer(tmp_path) -> None:
+    """A hub id is never downloaded: its family comes from the name, and picks the answer convention."""
+    fx.refcoco_json(tmp_path, 4)
+    path = fx.task_file(tmp_path, "refcoco", {"annotations": str(tmp_path / "refcoco_val.json"),
+                                              "images": str(tmp_path / "images"), "eval": 2, "train": 2})
+    got = {}
+    for model in ("Qwen/Qwen2-VL-2B-Instruct", "Qwen/Qwen2.5-VL-3B-Instruct", "Qwen/Qwen3-VL-2B-Instruct"):
+        r = runner.invoke(app, ["data", "check", str(path), "--model", model, "--json"])
+        assert r.exit_code == 0, r.output
+        out = json.loads(r.output)
+        got[out["model_family"]["family"]] = (out["answer"]["format"], out["answer"]["coords"], out["resize"]["factor"])
+    assert got == {"qwen2_vl": ("box_tokens", "normalized_1000", 28), "qwen2_5_vl": ("json_boxes", "absolute_pixels", 28),
+                   "qwen3_vl": ("json_boxes", "normalized_1000", 32)}

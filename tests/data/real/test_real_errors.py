@@ -25,8 +25,22 @@ def test_missing_annotation_file_names_the_key(tmp_path) -> None:
     assert isinstance(e.value, ConfigError)  # the CLI prints it as one clear line
 
 
-def test_missing_images_counted_and_listed(tmp_path) -> None:
+def test_missing_images_skipped_counted_and_listed_by_default(tmp_path, caplog) -> None:
     task = _refcoco_task(tmp_path, 8, eval=8, train=0)
+    for i in range(7):
+        (tmp_path / "images" / f"COCO_train2014_{i:012d}.png").unlink()
+    with caplog.at_level(logging.WARNING, logger="pr1bench.data.real"):
+        samples, report = load_real_report(task, "eval", 8)
+        from pr1bench.data.real import log_skipped
+
+        log_skipped(report)
+    assert len(samples) == 1 and len(report.missing) == 7 and report.n_loaded == 1 and not report.bad
+    assert "7 of 8 images are missing and were skipped" in caplog.text
+    assert report.missing[0].file.endswith("refcoco_val.json") and report.missing[0].pos == "row 1"
+
+
+def test_missing_images_fail_policy_counts_and_lists(tmp_path) -> None:
+    task = _refcoco_task(tmp_path, 8, eval=8, train=0, missing_images="fail")
     for i in range(7):
         (tmp_path / "images" / f"COCO_train2014_{i:012d}.png").unlink()
     with pytest.raises(RealDataError) as e:
@@ -34,6 +48,18 @@ def test_missing_images_counted_and_listed(tmp_path) -> None:
     msg = str(e.value)
     assert "data.images: 7 of 8 image paths are missing" in msg
     assert msg.count("COCO_train2014_") == 5 and "... and 2 more" in msg and "task YAML" in msg
+
+
+def test_every_image_missing_is_a_configuration_error_even_when_skipping(tmp_path) -> None:
+    task = _refcoco_task(tmp_path, 3, eval=3, train=0, images=str(tmp_path / "wrong"))
+    with pytest.raises(RealDataError, match="every selected image is missing"):
+        load_real(task, "eval", 3)
+
+
+def test_bad_missing_images_value(tmp_path) -> None:
+    task = _refcoco_task(tmp_path, 2, missing_images="ignore")
+    with pytest.raises(RealDataError, match="data.missing_images: must be skip or fail"):
+        load_real(task, "eval", 1)
 
 
 def test_corrupt_image_skipped_and_counted_never_substituted(tmp_path, caplog) -> None:
@@ -63,7 +89,8 @@ def test_bad_annotation_rows_keep_their_place(tmp_path) -> None:
                                                             "images": str(tmp_path / "im"), "eval": 4, "train": 0})))
     samples, report = load_real_report(task, "eval", 4)
     assert [s.id for s in samples] == ["eval-000000", "eval-000001"]
-    assert [k for k, _ in report.bad] == ["000002", "000003"]
+    assert [b.key for b in report.bad] == ["000002", "000003"]
+    assert [b.pos for b in report.bad] == ["line 3", "line 4"] and all(b.file.endswith("a.jsonl") for b in report.bad)
     assert "no box" in report.bad[0][1] and "outside" in report.bad[1][1]
 
 

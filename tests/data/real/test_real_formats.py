@@ -9,13 +9,14 @@ from PIL import Image
 
 from pr1bench.data.real import COCO_CATEGORIES, load_real, to_original, to_resized
 from pr1bench.dataset import build_rows
+from pr1bench.models.family import resolve_answer_defaults
 from pr1bench.perception import parse_answer
 from pr1bench.spec import load_task
 
 
 def _rows_round_trip(task_path, split="eval"):
     """Build rows as training/evaluation do; every answer must parse back to its target within 1 px."""
-    task = load_task(str(task_path))
+    task = resolve_answer_defaults(load_task(str(task_path)))  # answer 'auto' -> the type default, as build_rows
     rows = build_rows(task, split)
     assert rows
     for r in rows:
@@ -30,7 +31,7 @@ def _rows_round_trip(task_path, split="eval"):
             assert np.allclose(p.points, t["points"], atol=1.0), (r.answer, t)
         if "text" in t:
             assert p.text == t["text"]
-        if "count" in t:
+        if "count" in t and (t.get("points") or not t["count"]):  # count-only rows (eval splits) have no answer text
             assert p.count == t["count"]
     return task, rows
 
@@ -88,37 +89,92 @@ def test_refcoco_refer_layout(tmp_path) -> None:
 
 
 # ---------------------------------------------------------------- PixMo-Count
-def test_pixmo_count_parquet_percent_points(tmp_path) -> None:
-    val = fx.pixmo(tmp_path, [1, 2, 3, 0], "validation")
-    fx.pixmo(tmp_path, [2, 2], "train")
+def test_pixmo_count_hub_layout_pixel_points_and_url_named_images(tmp_path) -> None:
+    """The hub's Parquet: points as one struct of two lists, in pixels; eval rows without points; images saved
+    as sha256(url) with no extension."""
+    fx.pixmo(tmp_path, [2, 3, 4, 5], "validation")
+    train = fx.pixmo(tmp_path, [2, 3], "train")
     path = fx.task_file(tmp_path, "pixmo-count", {"annotations": str(tmp_path / "ann" / "train.parquet"),
                                                   "images": str(tmp_path / "images"), "eval": 4, "train": 9})
     task = load_task(str(path))
     ev, tr = load_real(task, "eval", 4), load_real(task, "train", 9)
-    assert [s.n for s in ev] == [1, 2, 3, 0] and [s.n for s in tr] == [2, 2]  # a file per split
-    for s, row in zip(ev, val, strict=True):
-        w, h = s.meta["orig_width"], s.meta["orig_height"]
-        orig = [[p["x"] / 100 * w, p["y"] / 100 * h] for p in row["points"]]
+    assert [s.n for s in ev] == [2, 3, 4, 5] and [s.n for s in tr] == [2, 3]  # a file per split
+    assert all(s.target["points"] == [] for s in ev)  # missing in the eval splits: scored by count
+    for s, row in zip(tr, train, strict=True):
+        orig = list(zip(row["points"]["x"], row["points"]["y"], strict=True))  # pixels, not percent
         assert s.target["count"] == row["count"] and s.target["label"] == "dots" and s.fields == {"label": "dots"}
-        assert np.allclose(np.reshape(to_original(s.target["points"], s.meta), (-1, 2)), np.reshape(orig, (-1, 2)),
-                           atol=1.0)
-        assert s.meta["image_sha256"] == row["image_sha256"]
+        assert np.allclose(to_original(s.target["points"], s.meta), orig, atol=1.0)
+        assert s.meta["image_url"] == row["image_url"] and "." not in s.meta["image_path"].rsplit("/", 1)[1]
+    _rows_round_trip(path, "train")
+    _rows_round_trip(path, "eval")
+
+
+def test_pixmo_points_below_100_are_pixels_not_percent(tmp_path) -> None:
+    """A point at x=60 px on a 130 px image stays at 60 px (it used to be read as 60% = 78 px)."""
+    train = fx.pixmo(tmp_path, [3], "train")
+    path = fx.task_file(tmp_path, "pixmo-count", {"annotations": str(tmp_path / "ann" / "train.parquet"),
+                                                  "images": str(tmp_path / "images"), "eval": 1, "train": 1,
+                                                  "eval_split": "train"})
+    (s,) = load_real(load_task(str(path)), "eval", 1)  # one split-less file: its one row held out for eval
+    assert max(train[0]["points"]["x"]) < 100
+    assert np.allclose(s.meta["target_original"]["points"],
+                       list(zip(train[0]["points"]["x"], train[0]["points"]["y"], strict=True)), atol=0.01)
+
+
+def test_pixmo_list_of_xy_objects_and_pairs(tmp_path) -> None:
+    """A JSON export (list of {x, y}) and [x, y] pairs read the same as the Parquet struct."""
+    from pr1bench.data.real.pixmo import points_of
+
+    assert points_of({"x": [1.5, 2.0], "y": [3.0, 4.0]}) == [[1.5, 3.0], [2.0, 4.0]]
+    assert points_of([{"x": 1.5, "y": 3.0}]) == [[1.5, 3.0]] and points_of([[1, 2]]) == [[1.0, 2.0]]
+    assert points_of(None) == [] and points_of({"x": None, "y": None}) == []
+
+
+def test_perception_r1_counting_jsonl(tmp_path) -> None:
+    rows = fx.pr1_counting(tmp_path, [2, 4, 7])
+    path = fx.task_file(tmp_path, "pixmo-count", {
+        "annotations": str(tmp_path / "pixmo_count_validation540_counting_problems_label.jsonl"),
+        "images": str(tmp_path / "images"), "eval": 3, "train": 0})
+    ev = load_real(load_task(str(path)), "eval", 3)
+    assert [s.target["count"] for s in ev] == [r["ground_truth"] for r in rows]
+    assert all(s.fields == {"label": "people"} and s.target["points"] == [] for s in ev)
     _rows_round_trip(path)
 
 
 # ---------------------------------------------------------------- PageOCR
-@pytest.mark.parametrize(("lang", "texts"), [("en", {"Hello world page one", "Second english page"}),
-                                             ("zh", {"第一页的文字", "第二页"})])
-def test_pageocr_language_filter(tmp_path, lang, texts) -> None:
-    fx.pageocr(tmp_path)
-    path = fx.task_file(tmp_path, "pageocr", {"annotations": str(tmp_path / "page_ocr.json"),
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_pageocr_language_from_the_file_every_row_scored(tmp_path, lang) -> None:
+    """en_page_ocr.json keeps its page quoting Chinese; cn_page_ocr.json keeps its page of digits."""
+    files = fx.pageocr(tmp_path)
+    path = fx.task_file(tmp_path, "pageocr", {"annotations": str(tmp_path / "{lang}_page_ocr.json"),
                                               "images": str(tmp_path / "images"), "lang": lang, "eval": 1})
     task = load_task(str(path))
     ev, tr = load_real(task, "eval", 1), load_real(task, "train", 10)
-    assert len(ev) == 1 and len(tr) == 1
-    assert {s.target["text"] for s in ev + tr} == texts and all(s.n == 1 for s in ev + tr)
+    rows = files["cn" if lang == "zh" else "en"]
+    assert len(ev) == 1 and len(tr) == len(rows) - 1
+    assert {s.target["text"] for s in ev + tr} == {r["conversations"][1]["value"] for r in rows}
+    assert all(s.meta["lang"] == lang and s.n == 1 for s in ev + tr)
     assert all(f"{'cn' if lang == 'zh' else 'en'}_pdf_png" in s.meta["image_path"] for s in ev + tr)
     _rows_round_trip(path)
+
+
+def test_pageocr_language_from_file_name_without_data_lang(tmp_path) -> None:
+    fx.pageocr(tmp_path)
+    path = fx.task_file(tmp_path, "pageocr", {"annotations": str(tmp_path / "cn_page_ocr.json"),
+                                              "images": str(tmp_path / "images"), "lang": None, "eval": 3,
+                                              "train": 0})
+    ev = load_real(load_task(str(path)), "eval", 3)
+    assert len(ev) == 3 and {s.meta["lang"] for s in ev} == {"zh"}
+
+
+def test_pageocr_data_lang_contradicting_the_file_is_an_error(tmp_path) -> None:
+    from pr1bench.data.real import RealDataError
+
+    fx.pageocr(tmp_path)
+    path = fx.task_file(tmp_path, "pageocr", {"annotations": str(tmp_path / "en_page_ocr.json"),
+                                              "images": str(tmp_path / "images"), "lang": "zh"})
+    with pytest.raises(RealDataError, match=r"data\.lang: data\.lang is 'zh' but .*en_page_ocr\.json is a 'en' file"):
+        load_real(load_task(str(path)), "eval", 1)
 
 
 # ---------------------------------------------------------------- COCO 2017
