@@ -162,8 +162,12 @@ def hf_generator(model: Any, processor: Any, task: TaskSpec, *, batch_size: int,
     max_new = task.generation.cot_max_new_tokens if cot else task.generation.max_new_tokens
 
     def gen(rows: list[Row], sample: bool) -> list[str]:
-        return generate_batch(model, processor, [r.image for r in rows], [r.prompt_text for r in rows],
-                              system=task.system_prompt, max_new_tokens=max_new, do_sample=sample,
-                              temperature=temperature, batch_size=batch_size)
+        out: list[str] = []
+        for i in range(0, len(rows), batch_size):  # decode one batch of (lazy, real-data) images at a time
+            chunk = rows[i:i + batch_size]
+            out += generate_batch(model, processor, [r.image for r in chunk], [r.prompt_text for r in chunk],
+                                  system=task.system_prompt, max_new_tokens=max_new, do_sample=sample,
+                                  temperature=temperature, batch_size=batch_size)
+        return out
 
     return gen
