@@ -86,7 +86,8 @@ def read(ctx: Context, split: str) -> RecordSet:
     if refs is not None:
         return _read_refer(ctx, split, refs, instances)
     rows, files, how = rows_for_split(ctx, split)
-    images = split_images_dir(ctx, split)
+    embedded = bool(rows) and all(isinstance(r, dict) and isinstance(r.get("image"), EmbeddedImage) for r in rows)
+    images = Path() if embedded and ctx.images is None else split_images_dir(ctx, split)  # embedded: none needed
     entries = map_rows(rows, lambda i, row: _json_record(i, row, images, ctx.annotation_coords), files[0])
     forced = f"{ctx.annotation_coords} (data.annotation_coords)" if ctx.annotation_coords else (
         "absolute pixels, or 0-1000 where the row says so (normalized_solution, box tokens, or a Perception-R1 "

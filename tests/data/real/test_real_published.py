@@ -67,7 +67,7 @@ def test_annotation_coords_reads_one_field_and_skips_the_check(tmp_path, forced,
 def test_pr1_training_parquet_embedded_images_and_string_solution(tmp_path) -> None:
     rows = fx.refcoco_train_parquet(tmp_path, 6)
     task = _task(tmp_path, annotations=str(tmp_path / "pq" / "train-00000-of-00001.parquet"),
-                 images=str(tmp_path / "unused"), eval=2, train=10, eval_split="train")
+                 images=None, eval=2, train=10, eval_split="train")  # embedded images: no image directory needed
     ev, tr = load_real(task, "eval", 2), load_real(task, "train", 10)
     assert len(ev) == 2 and len(tr) == 4
     by_expr = {r["problem"]: r for r in rows}
