@@ -38,19 +38,19 @@ def _num(value: float, log10: float | None = None) -> str:
 def _print_report(out: dict[str, Any]) -> None:
     from pr1bench.data.real.check import COMPLEXITY_COLUMNS
 
-    console.print(f"[bold]{out['task']}[/] ({out['type']}, source {out['source']})", highlight=False)
-    console.print(f"  annotations: {out['annotation_coords']}", highlight=False)
+    console.print(f"[bold]{out['task']}[/] ({out['type']}, source {out['source']})", highlight=False, soft_wrap=True)
+    console.print(f"  annotations: {out['annotation_coords']}", highlight=False, soft_wrap=True)
     console.print(f"  answers:     {out['answer']['format']} in {out['answer']['coords']} of the resized image",
-                  highlight=False)
+                  highlight=False, soft_wrap=True)
     fam = out.get("model_family")
     if fam:
         console.print(f"  model:       family {fam['family'] or 'unknown'} ({fam['detected_from']}); answer format "
-                      f"by {fam['answer_format_by']}, coords by {fam['coords_by']}", highlight=False, markup=False)
+                      f"by {fam['answer_format_by']}, coords by {fam['coords_by']}", highlight=False, markup=False, soft_wrap=True)
         for w in fam["warnings"]:
-            console.print(f"  [yellow]warning:[/] {w}", highlight=False)
+            console.print(f"  [yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
     if "resize" in out:
         r = out["resize"]
-        console.print(f"  resize:      {r['rule']}, {r['min_pixels']}..{r['max_pixels']} pixels", highlight=False)
+        console.print(f"  resize:      {r['rule']}, {r['min_pixels']}..{r['max_pixels']} pixels", highlight=False, soft_wrap=True)
     for split, s in out["splits"].items():
         sizes = s["resized_size"] or {}
         missing = (f", [yellow]{s['missing_images']} missing images ({s['missing_policy']}ped)[/]"
@@ -58,16 +58,16 @@ def _print_report(out: dict[str, Any]) -> None:
         console.print(f"  {split:5s} ({s['dataset_split']}, split by {s['split_by']}): {s['records']} records, "
                       f"{s['available']} available, {s['selected']} selected, {s['loaded']} loaded, "
                       f"[{'red' if s['bad'] else 'green'}]{s['bad']} bad[/]{missing}; "
-                      f"resized {sizes.get('min')}..{sizes.get('max')}", highlight=False)
+                      f"resized {sizes.get('min')}..{sizes.get('max')}", highlight=False, soft_wrap=True)
         for f in s["files"]:
-            console.print(f"        {f}", highlight=False, markup=False)
+            console.print(f"        {f}", highlight=False, markup=False, soft_wrap=True)
         for b in s["bad_samples"][:5]:
             console.print(f"        bad: {b['message']}", highlight=False, markup=False, soft_wrap=True)
         for b in s["missing_samples"][:5]:
             console.print(f"        missing: {b['reason']}", highlight=False, markup=False, soft_wrap=True)
         if s["missing_images"] > 5:
             console.print(f"        ... and {s['missing_images'] - 5} more missing (--json lists 20)",
-                          highlight=False, markup=False)
+                          highlight=False, markup=False, soft_wrap=True)
     table = Table(title="Perceptual complexity (paper Table 9)")
     table.add_column("task")
     table.add_column("split")

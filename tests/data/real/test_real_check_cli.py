@@ -14,6 +14,15 @@ from pr1bench.cli.main import app
 runner = CliRunner()
 
 
+@pytest.fixture(autouse=True)
+def wide_console(monkeypatch):
+    """The CLI's rich console takes its width from the terminal when pr1bench.cli is imported, not from the
+    invoke's env: pin it so the tables and lines these tests read are not cut on a narrow CI terminal."""
+    from pr1bench.cli import common
+
+    monkeypatch.setattr(common.console, "_width", 200)
+
+
 def _pixmo_task(tmp_path):
     fx.pixmo(tmp_path, [1, 2, 3, 4], "validation")
     fx.pixmo(tmp_path, [0, 5], "train")
@@ -44,7 +53,7 @@ def test_check_json_reports_counts_conventions_and_complexity(tmp_path) -> None:
 
 
 def test_check_table_output(tmp_path) -> None:
-    r = runner.invoke(app, ["data", "check", str(_pixmo_task(tmp_path)), "--split", "eval"], env={"COLUMNS": "160"})
+    r = runner.invoke(app, ["data", "check", str(_pixmo_task(tmp_path)), "--split", "eval"])
     assert r.exit_code == 0, r.output
     for text in ("Perceptual complexity", "mean n!", "mean log n!", "median n!", "8.25", "4.00", "PixMo-Count: pixels",
                  "points in absolute_pixels", "model:       family qwen2_vl"):
@@ -61,7 +70,7 @@ def test_check_crowded_image_overflowing_n_factorial(tmp_path) -> None:
     r = runner.invoke(app, ["data", "check", str(path), "--split", "eval", "--json"])
     c = json.loads(r.output)["splits"]["eval"]["complexity"]
     assert c["mean_n_factorial"] is None and c["log10_mean_n_factorial"] == pytest.approx(math.lgamma(172) / math.log(10))
-    r = runner.invoke(app, ["data", "check", str(path), "--split", "eval"], env={"COLUMNS": "160"})
+    r = runner.invoke(app, ["data", "check", str(path), "--split", "eval"])
     assert "1.24e309" in r.output
 
 
@@ -120,7 +129,7 @@ def test_check_bad_row_names_file_row_reason_and_fix(tmp_path) -> None:
     assert "no box" in bad[0]["reason"] and "solution" in bad[0]["fix"]
     assert "disagree" in bad[1]["reason"] and "data.annotation_coords" in bad[1]["fix"]
     assert bad[1]["message"].startswith(str(tmp_path / "refcoco_val.jsonl") + " line 3 (sample 000002): ")
-    r = runner.invoke(app, ["data", "check", str(path), "--split", "eval"], env={"COLUMNS": "200"})
+    r = runner.invoke(app, ["data", "check", str(path), "--split", "eval"])
     assert "refcoco_val.jsonl line 2 (sample 000001): no box" in r.output and "Fix: give the row" in r.output
     r = runner.invoke(app, ["data", "check", str(path), "--split", "eval", "--on-bad-sample", "fail"])
     assert r.exit_code == 2 and "line 2" in r.output and "Fix:" in r.output
