@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -129,10 +130,66 @@ def _meta(study: Any, quick: bool) -> dict[str, Any]:
             hparams.setdefault(row.task, {})[phase] = h
     r = df.iloc[0]
     pk = r["packages"]
+    compute = _compute(study, quick)
     span = (r["last"] - r["first"]).total_seconds() if r["first"] is not None and r["last"] is not None else 0.0
     return {"runs": int(r["runs"]), "run_seconds": float(r["secs"] or 0.0), "span_seconds": span,
             "model": r["model"], "model_identity": [json.loads(i) for i in sorted(_listish(r["idents"]))],
-            "packages": pk if isinstance(pk, dict) else json.loads(pk or "{}"), "hparams": hparams}
+            "packages": pk if isinstance(pk, dict) else json.loads(pk or "{}"), "hparams": hparams,
+            "compute": compute}
+
+
+def _num(v: Any) -> float:
+    """A DuckDB aggregate through pandas: a number, or NULL as None / NaN / pd.NA -> 0."""
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return 0.0
+    return f if math.isfinite(f) else 0.0
+
+
+def _compute(study: Any, quick: bool) -> dict[str, dict[str, dict[str, float]]]:
+    """Training compute per task and variant of the main arm, mean over seeds, from the trainers' own logs.
+
+    Per run and phase: optimizer steps (the last logged step), sequences trained on (the trainer's
+    train_samples_per_second x train_runtime; GRPO counts completions), tokens (TRL's cumulative num_tokens;
+    GRPO's include the prompts of every completion) and train seconds (train_runtime: the trainer loop,
+    rollouts included, without model loading and evaluation). An sft-grpo run adds its parent SFT run's phase.
+    """
+    from pr1bench.store.queries import query
+
+    df = query("""
+        SELECT r.run_id, r.task, r.variant, r.seed, r.parent_run, t.phase,
+               max(t.step) AS steps,
+               max(t.value) FILTER (WHERE t.name = 'train_runtime') AS secs,
+               max(t.value) FILTER (WHERE t.name = 'train_samples_per_second') AS sps,
+               max(t.value) FILTER (WHERE t.name = 'num_tokens') AS tokens
+        FROM runs r JOIN train_metrics t ON t.run_id = r.run_id
+        WHERE r.status = 'completed' AND json_extract_string(r.config, '$.run.study.name') = ?
+          AND coalesce(json_extract(r.config, '$.run.study.quick')::BOOLEAN, false) = ?
+          AND json_extract_string(r.config, '$.run.study.arm') = 'main'
+        GROUP BY ALL""", [study.study, quick])
+    per_run: dict[str, dict[str, float]] = {}
+    info: dict[str, tuple[str, str, Any]] = {}
+    for row in df.itertuples(index=False):
+        secs, sps, tok = _num(row.secs), _num(row.sps), _num(row.tokens)
+        acc = per_run.setdefault(row.run_id, {"steps": 0.0, "sequences": 0.0, "tokens": 0.0, "seconds": 0.0})
+        acc["steps"] += _num(row.steps)
+        acc["sequences"] += round(sps * secs)
+        acc["tokens"] += tok
+        acc["seconds"] += secs
+        info[row.run_id] = (row.task, row.variant, row.parent_run)
+    sums: dict[tuple[str, str], list[dict[str, float]]] = {}
+    for run_id, acc in per_run.items():
+        task, variant, parent = info[run_id]
+        total = dict(acc)
+        if variant == "sft-grpo" and parent in per_run:
+            total = {k: v + per_run[parent][k] for k, v in acc.items()}
+        sums.setdefault((task, variant), []).append(total)
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for (task, variant), rows in sorted(sums.items()):
+        out.setdefault(task, {})[variant] = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]} | {
+            "seeds": float(len(rows))}
+    return out
 
 
 def _report(study: Any, quick: bool, out: Path | None, reference_out: Path | None, *, quiet: bool = False) -> str:

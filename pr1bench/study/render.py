@@ -109,6 +109,7 @@ def markdown(study: Any, d: StudyData, findings: list[Finding], *, quick: bool, 
     for task in study.high_complexity:
         if task in tasks:
             lines += bucket_table(d, task, arms)
+    lines += compute_table(meta.get("compute") or {}, tasks)
     lines += ["## Hyperparameters and their provenance", "", "| task | phase | source | sweep | trial | params |",
               "|---|---|---|---|---|---|"]
     for task, hp in meta.get("hparams", {}).items():
@@ -118,6 +119,24 @@ def markdown(study: Any, d: StudyData, findings: list[Finding], *, quick: bool, 
                          f"{h.get('trial') if h.get('trial') is not None else '-'} | {params or '-'} |")
     lines += ["", "## Statistics", "", (stats_doc or "").strip(), ""]
     return "\n".join(lines)
+
+
+def compute_table(compute: dict[str, dict[str, dict[str, float]]], tasks: list[str]) -> list[str]:
+    """What each variant was given to train on: the claim "same compute for SFT and GRPO" as numbers."""
+    if not compute:
+        return []
+    out = ["## Training compute per variant", "",
+           "Mean over seeds, main arm, from the trainers' logs: optimizer steps, sequences trained on (GRPO: sampled "
+           "completions), tokens, and seconds in the training loop (GRPO's rollouts included; model loading and "
+           "evaluation not). sft-grpo counts its parent SFT run too.", "",
+           "| task | variant | steps | sequences | tokens | train seconds |", "|---|---|---|---|---|---|"]
+    for task in tasks:
+        for v in VARIANTS:
+            c = compute.get(task, {}).get(v)
+            if c:
+                out.append(f"| {task} | {v} | {c['steps']:.0f} | {c['sequences']:.0f} | {c['tokens']:,.0f} | "
+                           f"{c['seconds']:.1f} |")
+    return [*out, ""]
 
 
 def _short(v: Any) -> str:

@@ -59,6 +59,14 @@ def test_study_runs_reports_checks_and_skips_on_rerun(results_dir, raw_tiny, tmp
     for claim in ("RL (GRPO) beats SFT", "CoT does not help", "grows with perceptual complexity", "Hungarian"):
         assert claim in md
     assert (out / "study_gain_vs_complexity.png").stat().st_size > 0
+    # the compute each variant trained with, from the trainers' logs: sft-grpo = its parent SFT + its own GRPO
+    rows = {ln.split("|")[2].strip(): [c.strip() for c in ln.split("|")[3:7]]
+            for ln in md[md.index("## Training compute"):md.index("## Hyperparameters")].splitlines()[5:]
+            if ln.startswith("| ")}
+    assert set(rows) == {"sft", "grpo", "sft-grpo"}, rows
+    steps = {v: int(r[0]) for v, r in rows.items()}
+    assert steps["sft-grpo"] == steps["sft"] + steps["grpo"] and steps["sft"] > 0 and steps["grpo"] > 0
+    assert all(float(r[3]) > 0 and int(r[1]) > 0 for r in rows.values()), rows
 
     r = runner.invoke(app, ["study", "check", "tiny", "--reference", str(ref)])
     assert r.exit_code == 0, r.output
