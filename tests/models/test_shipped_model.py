@@ -46,3 +46,18 @@ def test_shipped_model_counts_shapes_it_has_never_seen() -> None:
                         cot=False, sampled=False)
     assert res.summary["metrics"]["parse_rate"] >= 0.9
     assert res.summary["metrics"]["acc"] >= 0.2
+
+
+def test_bootstrap_defaults_rebuild_the_shipped_recipe_from_todays_random_init(raw_tiny) -> None:
+    """`pr1bench model bootstrap` with its defaults follows the shipped recipe from the same random init.
+
+    The recipe digest covers every setting of the pretraining (steps, lr, mixture, vision stage); the random-init
+    sha256 catches a builder change that would make the rebuild start elsewhere (it once did, silently).
+    """
+    from pr1bench.models.tiny import MANIFEST_NAME
+    from pr1bench.train.pretrain import Recipe
+
+    shipped = json.loads((SHIPPED_DIR / MANIFEST_NAME).read_text())
+    assert shipped["pretrain"]["recipe_digest"] == Recipe().digest()
+    raw = json.loads((raw_tiny / MANIFEST_NAME).read_text())
+    assert raw["weights_sha256"] == shipped["base_weights_sha256"]
