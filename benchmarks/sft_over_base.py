@@ -96,7 +96,7 @@ def main() -> int:
     print(f"model {ident}: SFT ({a.steps} steps, lr {a.lr:g} {a.scheduler}, {a.train} images) lifts the primary "
           f"metric by >= 0.05 on {lifted}/{len(table)} tasks")
     if a.out:
-        a.out.write_text(json.dumps({"model": ident, "args": {k: str(v) for k, v in vars(a).items()},
+        a.out.write_text(json.dumps({"model": ident, "args": {k: str(v) for k, v in vars(a).items() if k not in ("out", "root")},
                                      "tasks": table}, indent=1) + "\n")
     return 0
 

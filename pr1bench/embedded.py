@@ -2,7 +2,7 @@
 
 ``--model`` defaults to the shipped checkpoint (``pr1bench/models/weights/tiny-qwen2vl-v2``: recipe, sha256 and
 evaluation in its ``RECIPE.md``), so no command trains anything before it starts. ``pr1bench model bootstrap``
-reproduces it from scratch under ``<results>/models/`` (about 40 minutes on one core); pass that directory as
+reproduces it from scratch under ``<results>/models/`` (about 85 minutes on one core); pass that directory as
 ``--model`` to use the rebuilt copy. A path that exists is used as is; anything that looks like a hub id
 (``org/name``) is passed through for real users.
 """

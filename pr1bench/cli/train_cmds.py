@@ -188,7 +188,7 @@ def bootstrap(
     """Reproduce the shipped embedded model from scratch (random init + pretraining), under <results>/models/.
 
     Nothing needs this: every command uses the checkpoint shipped in the package. It re-runs the documented
-    recipe (pr1bench/models/weights/tiny-qwen2vl-v2/RECIPE.md; about 40 minutes on one core), resumes after a kill,
+    recipe (pr1bench/models/weights/tiny-qwen2vl-v2/RECIPE.md; about 85 minutes on one core), resumes after a kill,
     and prints the per-task greedy evaluation. Pass the printed directory as --model to use the rebuilt copy.
 
     Example: pr1bench model bootstrap

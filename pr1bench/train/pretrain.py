@@ -1,6 +1,6 @@
 """Pretraining of the embedded tiny model: the analog of the instruct checkpoint a real user starts from.
 
-Why a plain PyTorch loop and not TRL here: this runs once, for about 40 minutes, to make the checkpoint that ships in
+Why a plain PyTorch loop and not TRL here: this runs once, for about 85 minutes, to make the checkpoint that ships in
 the repository (like a hub model); every task training afterwards goes through TRL unchanged. What made the
 difference between "learns nothing" and "perceives" was measured (issue 13, ../shared/SPIKE-NOTES.md):
 

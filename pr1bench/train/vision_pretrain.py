@@ -11,7 +11,8 @@ Measured (issue 13, same init, same mixture, one core): with 1,000 steps of this
 LM steps the base reached grounding Acc@0.5 0.167 and detection AP 0.023, against 0.083 and 0.009 after 17,000
 LM steps without it (counting acc 0.317 vs 0.477). The old claim that the model "never learned to look" without
 this stage was an artefact of digit-by-digit coordinates and ~300 steps per task: the spike learned to count
-without it.
+without it. The shipped base (this stage, then 16,000 LM steps with OCR's share cut to 0.05) reached grounding
+0.377, detection AP 0.062 and counting 0.377.
 """
 
 from __future__ import annotations
