@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -138,15 +137,6 @@ def _meta(study: Any, quick: bool) -> dict[str, Any]:
             "compute": compute}
 
 
-def _num(v: Any) -> float:
-    """A DuckDB aggregate through pandas: a number, or NULL as None / NaN / pd.NA -> 0."""
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return 0.0
-    return f if math.isfinite(f) else 0.0
-
-
 def _compute(study: Any, quick: bool) -> dict[str, dict[str, dict[str, float]]]:
     """Training compute per task and variant of the main arm, mean over seeds, from the trainers' own logs.
 
@@ -155,7 +145,11 @@ def _compute(study: Any, quick: bool) -> dict[str, dict[str, dict[str, float]]]:
     GRPO's include the prompts of every completion) and train seconds (train_runtime: the trainer loop,
     rollouts included, without model loading and evaluation). An sft-grpo run adds its parent SFT run's phase.
     """
+    from pr1bench.report.repro import _num as finite
     from pr1bench.store.queries import query
+
+    def num(v: Any) -> float:  # a NULL aggregate comes through pandas as None, NaN or pd.NA
+        return finite(v) or 0.0
 
     df = query("""
         SELECT r.run_id, r.task, r.variant, r.seed, r.parent_run, t.phase,
@@ -171,9 +165,9 @@ def _compute(study: Any, quick: bool) -> dict[str, dict[str, dict[str, float]]]:
     per_run: dict[str, dict[str, float]] = {}
     info: dict[str, tuple[str, str, Any]] = {}
     for row in df.itertuples(index=False):
-        secs, sps, tok = _num(row.secs), _num(row.sps), _num(row.tokens)
+        secs, sps, tok = num(row.secs), num(row.sps), num(row.tokens)
         acc = per_run.setdefault(row.run_id, {"steps": 0.0, "sequences": 0.0, "tokens": 0.0, "seconds": 0.0})
-        acc["steps"] += _num(row.steps)
+        acc["steps"] += num(row.steps)
         acc["sequences"] += round(sps * secs)
         acc["tokens"] += tok
         acc["seconds"] += secs
@@ -187,8 +181,7 @@ def _compute(study: Any, quick: bool) -> dict[str, dict[str, dict[str, float]]]:
         sums.setdefault((task, variant), []).append(total)
     out: dict[str, dict[str, dict[str, float]]] = {}
     for (task, variant), rows in sorted(sums.items()):
-        out.setdefault(task, {})[variant] = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]} | {
-            "seeds": float(len(rows))}
+        out.setdefault(task, {})[variant] = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
     return out
 
 
