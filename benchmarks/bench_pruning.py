@@ -65,6 +65,8 @@ def main() -> int:
     ap.add_argument("--sweep", default="detection")
     ap.add_argument("--trials", type=int, default=10)
     ap.add_argument("--noise-seeds", type=int, default=3)
+    ap.add_argument("--arms", default="pruned,full,noise",
+                    help="which arms to run, e.g. 'noise' alone to measure one setting's seed spread")
     ap.add_argument("--root", type=Path, default=None, help="results root (default: a new temp dir)")
     ap.add_argument("--out", type=Path, default=None)
     a = ap.parse_args()
@@ -76,8 +78,9 @@ def main() -> int:
     root.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PR1BENCH_RESULTS": str(root), "OMP_NUM_THREADS": "1"}
     name = spec["sweep"]
+    want = {x.strip() for x in a.arms.split(",") if x.strip()}
     arms = {}
-    for arm in ("pruned", "full"):
+    for arm in [x for x in ("pruned", "full") if x in want]:
         s = json.loads(json.dumps(spec))
         s["sweep"] = f"{name}-{arm}"
         if arm == "full":
@@ -85,7 +88,7 @@ def main() -> int:
         path = root / f"{s['sweep']}.yaml"
         path.write_text(yaml.safe_dump(s, sort_keys=False))
         arms[arm] = {"driver_s": round(run_sweep(path, a.trials, env), 1), "pruner": s["study"].get("pruner")}
-    if a.noise_seeds:
+    if a.noise_seeds and "noise" in want:
         s = json.loads(json.dumps(spec))
         s["sweep"] = f"{name}-noise"
         first = (s.get("enqueue") or [{}])[0]
@@ -100,9 +103,9 @@ def main() -> int:
     db = root / "pr1bench.duckdb"
     for arm in arms:
         arms[arm].update(arm_stats(db, f"{name}-{arm}"))
-    p, f = arms["pruned"], arms["full"]
-    saved_steps = 1 - p["steps"] / f["steps"] if f["steps"] else float("nan")
-    saved_wall = 1 - p["wall_s"] / f["wall_s"] if f["wall_s"] else float("nan")
+    p, f = arms.get("pruned", {}), arms.get("full", {})
+    saved_steps = 1 - p["steps"] / f["steps"] if p and f.get("steps") else float("nan")
+    saved_wall = 1 - p["wall_s"] / f["wall_s"] if p and f.get("wall_s") else float("nan")
     noise = arms.get("noise", {}).get("spread")
     from pr1bench.embedded import identity, resolve_model  # noqa: PLC0415
 
@@ -112,15 +115,21 @@ def main() -> int:
     print(f"{'arm':8} {'steps':>7} {'wall s':>8} {'pruned':>7} {'best':>8} {'spread':>8}")
     for arm, s in arms.items():
         best = s["best"]["value"] if s.get("best") else float("nan")
+        vals = s.get("values") or []
+        if arm == "noise" and len(vals) > 1:
+            import statistics  # noqa: PLC0415
+            print(f"noise: values {[round(v, 4) for v in vals]}, sd {statistics.stdev(vals):.4f}")
         print(f"{arm:8} {s['steps']:7d} {s['wall_s']:8.1f} {s['n_pruned']:7d} {best:8.4f} "
               f"{(s['spread'] if s['spread'] is not None else float('nan')):8.4f}")
-    print(f"saved by the pruner (baseline: the same sweep with NopPruner): {saved_steps:.1%} of training steps, "
-          f"{saved_wall:.1%} of trial wall time")
+    if p and f:
+        print(f"saved by the pruner (baseline: the same sweep with NopPruner): {saved_steps:.1%} of training steps, "
+              f"{saved_wall:.1%} of trial wall time")
     if noise is not None and p.get("best") and f.get("best"):
         gap = f["best"]["value"] - p["best"]["value"]
         print(f"best trial: pruned {p['best']['value']:.4f} vs full {f['best']['value']:.4f} (gap {gap:+.4f}); "
               f"seed-to-seed range of one setting over {a.noise_seeds} seeds: {noise:.4f} "
               f"-> {'within' if abs(gap) <= noise else 'outside'} noise")
+    if noise is not None and f.get("spread") is not None:
         print(f"trial spread (full arm) {f['spread']:.4f} vs seed range {noise:.4f}: ratio "
               f"{(f['spread'] / noise) if noise else float('inf'):.2f}")
     if a.out:
