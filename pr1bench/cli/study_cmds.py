@@ -229,8 +229,10 @@ def report(
             from pr1bench.study import findings as F
 
             found = F.all_findings(F.load(study.study, quick=quick), study)
-            print_json([{"key": f.key, "claim": f.claim, "verdict": f.verdict, "sentence": f.sentence}
-                        for f in found])
+            from pr1bench.study.render import task_verdicts
+
+            print_json([{"key": f.key, "claim": f.claim, "verdict": f.verdict, "tasks": task_verdicts(f),
+                         "sentence": f.sentence} for f in found])
             return
         md = _report(study, quick, out, reference_out)
     except StoreError as e:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from pr1bench.report.stats import diff_ci, mean_ci
-from pr1bench.study.findings import Finding, StudyData, buckets_of, fmt_est, values_of
+from pr1bench.study.findings import Finding, StudyData, buckets_of, combine, fmt_est, values_of
 
 VARIANTS = ("base", "sft", "grpo", "cot-grpo", "sft-grpo")
 REFERENCE_VERSION = 1
@@ -86,6 +86,19 @@ def model_text(meta: dict[str, Any]) -> str:
     return describe_models(str(model).split(", "))
 
 
+def task_verdicts(f: Finding) -> dict[str, str]:
+    """Each task's verdict on the finding's deciding lines (a task whose lines disagree is inconclusive)."""
+    tasks: dict[str, list[Any]] = {}
+    for ln in f.lines:
+        if ln.decides:
+            tasks.setdefault(ln.task, []).append(ln)
+    return {t: combine(lns) for t, lns in tasks.items()}
+
+
+def per_task_verdicts(f: Finding) -> str:
+    return "; ".join(f"{t}: {v}" for t, v in task_verdicts(f).items()) or "-"
+
+
 def markdown(study: Any, d: StudyData, findings: list[Finding], *, quick: bool, meta: dict[str, Any]) -> str:
     from pr1bench.study.findings import __doc__ as stats_doc
 
@@ -96,8 +109,11 @@ def markdown(study: Any, d: StudyData, findings: list[Finding], *, quick: bool, 
              f"Wall time from the first run's start to the last run's end: {meta.get('span_seconds', 0) / 60:.1f} min "
              f"(summed over runs: {meta.get('run_seconds', 0) / 60:.1f} min). "
              f"Model: {model_text(meta)}.", ""]
-    lines += ["## Verdicts", "", "| # | claim | verdict |", "|---|---|---|"]
-    lines += [f"| {i} | {f.claim} | {f.verdict} |" for i, f in enumerate(findings, 1)]
+    lines += ["## Verdicts", "",
+              "A finding's verdict is the tasks' verdicts when they agree, else inconclusive; the last column is "
+              "each task's own verdict on its deciding line(s).", "",
+              "| # | claim | verdict | per task |", "|---|---|---|---|"]
+    lines += [f"| {i} | {f.claim} | {f.verdict} | {per_task_verdicts(f)} |" for i, f in enumerate(findings, 1)]
     lines += ["", "## Findings", ""]
     for i, f in enumerate(findings, 1):
         lines += finding_block(i, f)

@@ -169,3 +169,19 @@ def test_power_hint_scales_with_the_measured_spread() -> None:
     assert "~14 seeds" in F.power_hint(Estimate(0.0, -0.03, 0.03, 3, "seeds"), 0.02)  # ceil(3 * 2.25 * 2.04)
     v, why = F.verdict_greater(est, np.array([0.3, 0.32, 0.34]), np.array([0.3, 0.3, 0.31]))
     assert v == F.INCONCLUSIVE and "interval contains 0" in why and "seeds per variant" in why
+
+
+def test_per_task_verdicts_show_a_split_that_the_overall_verdict_hides():
+    from pr1bench.study.render import per_task_verdicts, task_verdicts
+
+    def line(task, verdict, decides=True):
+        return F.Line(task=task, measure="acc", a="grpo", b="sft", est=None, verdict=verdict, decides=decides)
+
+    f = F.Finding(key="k", claim="c", lines=[line("counting", F.NOT_REPRODUCED), line("counting", F.REPRODUCED, False),
+                                            line("detection", F.INCONCLUSIVE)])
+    f.verdict = F.combine(f.lines)
+    assert f.verdict == F.INCONCLUSIVE
+    assert task_verdicts(f) == {"counting": F.NOT_REPRODUCED, "detection": F.INCONCLUSIVE}
+    assert per_task_verdicts(f) == "counting: not reproduced; detection: inconclusive"
+    split = F.Finding(key="k", claim="c", lines=[line("ocr", F.REPRODUCED), line("ocr", F.NOT_REPRODUCED)])
+    assert task_verdicts(split) == {"ocr": F.INCONCLUSIVE}
