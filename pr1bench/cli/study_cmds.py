@@ -105,23 +105,27 @@ def _listish(v: Any) -> list[Any]:
     return [] if v is None or not hasattr(v, "__len__") else list(v)
 
 
+#: A study's current runs: the newest completed run per study key (what the findings use; a re-run replaces a run).
+_CURRENT = """(SELECT * FROM runs WHERE status = 'completed' AND json_extract_string(config, '$.run.study.name') = ?
+      AND coalesce(json_extract(config, '$.run.study.quick')::BOOLEAN, false) = ?
+      QUALIFY row_number() OVER (PARTITION BY json_extract_string(config, '$.run.study.key')
+                                 ORDER BY ended_at DESC, run_id DESC) = 1)"""
+
+
 def _meta(study: Any, quick: bool) -> dict[str, Any]:
     from pr1bench.store.queries import query
 
-    df = query("""
+    df = query(f"""
         SELECT count(*) AS runs, sum(epoch(ended_at) - epoch(started_at)) AS secs, any_value(packages) AS packages,
                min(started_at) AS first, max(ended_at) AS last,
                string_agg(DISTINCT model, ', ') FILTER (WHERE variant IN ('base', 'sft', 'grpo', 'cot-grpo')) AS model,
                list(DISTINCT CAST(json_extract(extra, '$.model_identity') AS VARCHAR))
                    FILTER (WHERE variant IN ('base', 'sft', 'grpo', 'cot-grpo')
                            AND json_extract(extra, '$.model_identity') IS NOT NULL) AS idents
-        FROM runs WHERE status = 'completed' AND json_extract_string(config, '$.run.study.name') = ?
-          AND coalesce(json_extract(config, '$.run.study.quick')::BOOLEAN, false) = ?""", [study.study, quick])
-    tags = query("""
-        SELECT task, json_extract(config, '$.run.study.hparams') AS hp FROM runs
-        WHERE status = 'completed' AND json_extract_string(config, '$.run.study.name') = ?
-          AND coalesce(json_extract(config, '$.run.study.quick')::BOOLEAN, false) = ?
-          AND json_extract_string(config, '$.run.study.arm') = 'main'""", [study.study, quick])
+        FROM {_CURRENT}""", [study.study, quick])
+    tags = query(f"""
+        SELECT task, json_extract(config, '$.run.study.hparams') AS hp FROM {_CURRENT}
+        WHERE json_extract_string(config, '$.run.study.arm') = 'main' ORDER BY ended_at""", [study.study, quick])
     hparams: dict[str, dict[str, Any]] = {}
     for row in tags.itertuples(index=False):
         hp = row.hp if isinstance(row.hp, dict) else json.loads(row.hp or "{}")
@@ -151,16 +155,14 @@ def _compute(study: Any, quick: bool) -> dict[str, dict[str, dict[str, float]]]:
     def num(v: Any) -> float:  # a NULL aggregate comes through pandas as None, NaN or pd.NA
         return finite(v) or 0.0
 
-    df = query("""
+    df = query(f"""
         SELECT r.run_id, r.task, r.variant, r.seed, r.parent_run, t.phase,
                max(t.step) AS steps,
                max(t.value) FILTER (WHERE t.name = 'train_runtime') AS secs,
                max(t.value) FILTER (WHERE t.name = 'train_samples_per_second') AS sps,
                max(t.value) FILTER (WHERE t.name = 'num_tokens') AS tokens
-        FROM runs r JOIN train_metrics t ON t.run_id = r.run_id
-        WHERE r.status = 'completed' AND json_extract_string(r.config, '$.run.study.name') = ?
-          AND coalesce(json_extract(r.config, '$.run.study.quick')::BOOLEAN, false) = ?
-          AND json_extract_string(r.config, '$.run.study.arm') = 'main'
+        FROM {_CURRENT} r JOIN train_metrics t ON t.run_id = r.run_id
+        WHERE json_extract_string(r.config, '$.run.study.arm') = 'main'
         GROUP BY ALL""", [study.study, quick])
     per_run: dict[str, dict[str, float]] = {}
     info: dict[str, tuple[str, str, Any]] = {}
