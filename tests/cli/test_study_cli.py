@@ -36,3 +36,28 @@ def test_check_needs_an_existing_reference(results_dir, tmp_path):
 def test_unknown_study_is_a_clear_error(results_dir):
     r = runner.invoke(app, ["study", "validate", "embeded"])
     assert r.exit_code == 2 and "Did you mean 'embedded'" in r.output
+
+
+def test_report_meta_counts_each_key_once_when_a_run_was_re_run(results_dir):
+    """A re-run replaces the run it supersedes in the report's run count and compute table, as in the findings."""
+    import json
+
+    from pr1bench.cli.study_cmds import _meta
+    from pr1bench.store.connection import write_connection
+    from pr1bench.study.spec import load_study
+
+    study, _ = load_study("embedded", quick=False)
+    rows = [("old", "2026-01-01 00:00:00", "2026-01-01 00:01:00", 40), ("new", "2026-01-02 00:00:00",
+                                                                         "2026-01-02 00:02:00", 50)]
+    with write_connection() as con:
+        for rid, start, end, steps in rows:
+            cfg = {"run": {"study": {"name": "embedded", "quick": False, "arm": "main", "key": "main/detection/grpo/s0",
+                                     "hparams": {"grpo": {"source": rid}}}}}
+            con.execute("INSERT INTO runs (run_id, task, variant, seed, config, started_at, ended_at, status, ingested_at) "
+                        "VALUES (?, 'detection', 'grpo', 0, ?, ?, ?, 'completed', now())", [rid, json.dumps(cfg), start, end])
+            con.execute("INSERT INTO train_metrics (run_id, step, name, value) VALUES (?, ?, 'train_runtime', 10.0)",
+                        [rid, steps])
+    meta = _meta(study, False)
+    assert meta["runs"] == 1 and meta["run_seconds"] == 120.0
+    assert meta["hparams"]["detection"]["grpo"] == {"source": "new"}
+    assert meta["compute"]["detection"]["grpo"]["steps"] == 50
