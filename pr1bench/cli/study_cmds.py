@@ -108,7 +108,7 @@ def _listish(v: Any) -> list[Any]:
 #: A study's current runs: the newest completed run per study key (what the findings use; a re-run replaces a run).
 _CURRENT = """(SELECT * FROM runs WHERE status = 'completed' AND json_extract_string(config, '$.run.study.name') = ?
       AND coalesce(json_extract(config, '$.run.study.quick')::BOOLEAN, false) = ?
-      QUALIFY row_number() OVER (PARTITION BY json_extract_string(config, '$.run.study.key')
+      QUALIFY row_number() OVER (PARTITION BY coalesce(json_extract_string(config, '$.run.study.key'), run_id)
                                  ORDER BY ended_at DESC, run_id DESC) = 1)"""
 
 
