@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -117,7 +118,6 @@ def main() -> int:
         best = s["best"]["value"] if s.get("best") else float("nan")
         vals = s.get("values") or []
         if arm == "noise" and len(vals) > 1:
-            import statistics  # noqa: PLC0415
             print(f"noise: values {[round(v, 4) for v in vals]}, sd {statistics.stdev(vals):.4f}")
         print(f"{arm:8} {s['steps']:7d} {s['wall_s']:8.1f} {s['n_pruned']:7d} {best:8.4f} "
               f"{(s['spread'] if s['spread'] is not None else float('nan')):8.4f}")

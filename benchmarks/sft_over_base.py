@@ -1,7 +1,8 @@
 """Does task SFT at the study's per-run budget lift the embedded base, and do seeds give different answers? (issue 13)
 
 For each synthetic task: ``pr1bench eval TASK`` (the base, greedy, the task's eval split) and ``pr1bench train TASK
---variant sft`` at the study budget of issue 13 (150 steps of 16; the study now gives SFT 100 steps, the task's training split of 1,200 images) for each seed.
+--variant sft`` at issue 13's study budget (150 steps of 16 on the task's training split of 1,200 images; the study
+now gives SFT 100 steps) for each seed.
 Prints, per task, base -> SFT on the primary metric for every seed, the delta, and the fraction of eval samples
 whose greedy completion differs between the first two seeds (the spread an interval over seeds can see).
 Real runs through accelerate and TRL, in a scratch results root.

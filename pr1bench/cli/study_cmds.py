@@ -105,15 +105,11 @@ def _listish(v: Any) -> list[Any]:
     return [] if v is None or not hasattr(v, "__len__") else list(v)
 
 
-#: A study's current runs: the newest completed run per study key (what the findings use; a re-run replaces a run).
-_CURRENT = """(SELECT * FROM runs WHERE status = 'completed' AND json_extract_string(config, '$.run.study.name') = ?
-      AND coalesce(json_extract(config, '$.run.study.quick')::BOOLEAN, false) = ?
-      QUALIFY row_number() OVER (PARTITION BY coalesce(json_extract_string(config, '$.run.study.key'), run_id)
-                                 ORDER BY ended_at DESC, run_id DESC) = 1)"""
-
-
 def _meta(study: Any, quick: bool) -> dict[str, Any]:
     from pr1bench.store.queries import query
+    from pr1bench.study.findings import current_runs
+
+    current, params = current_runs(study.study, quick)
 
     df = query(f"""
         SELECT count(*) AS runs, sum(epoch(ended_at) - epoch(started_at)) AS secs, any_value(packages) AS packages,
@@ -122,10 +118,10 @@ def _meta(study: Any, quick: bool) -> dict[str, Any]:
                list(DISTINCT CAST(json_extract(extra, '$.model_identity') AS VARCHAR))
                    FILTER (WHERE variant IN ('base', 'sft', 'grpo', 'cot-grpo')
                            AND json_extract(extra, '$.model_identity') IS NOT NULL) AS idents
-        FROM {_CURRENT}""", [study.study, quick])
+        FROM {current}""", params)
     tags = query(f"""
-        SELECT task, json_extract(config, '$.run.study.hparams') AS hp FROM {_CURRENT}
-        WHERE json_extract_string(config, '$.run.study.arm') = 'main' ORDER BY ended_at""", [study.study, quick])
+        SELECT task, json_extract(config, '$.run.study.hparams') AS hp FROM {current}
+        WHERE json_extract_string(config, '$.run.study.arm') = 'main' ORDER BY ended_at""", params)
     hparams: dict[str, dict[str, Any]] = {}
     for row in tags.itertuples(index=False):
         hp = row.hp if isinstance(row.hp, dict) else json.loads(row.hp or "{}")
@@ -151,19 +147,21 @@ def _compute(study: Any, quick: bool) -> dict[str, dict[str, dict[str, float]]]:
     """
     from pr1bench.report.repro import _num as finite
     from pr1bench.store.queries import query
+    from pr1bench.study.findings import current_runs
 
     def num(v: Any) -> float:  # a NULL aggregate comes through pandas as None, NaN or pd.NA
         return finite(v) or 0.0
 
+    current, params = current_runs(study.study, quick)
     df = query(f"""
         SELECT r.run_id, r.task, r.variant, r.seed, r.parent_run, t.phase,
                max(t.step) AS steps,
                max(t.value) FILTER (WHERE t.name = 'train_runtime') AS secs,
                max(t.value) FILTER (WHERE t.name = 'train_samples_per_second') AS sps,
                max(t.value) FILTER (WHERE t.name = 'num_tokens') AS tokens
-        FROM {_CURRENT} r JOIN train_metrics t ON t.run_id = r.run_id
+        FROM {current} r JOIN train_metrics t ON t.run_id = r.run_id
         WHERE json_extract_string(r.config, '$.run.study.arm') = 'main'
-        GROUP BY ALL""", [study.study, quick])
+        GROUP BY ALL""", params)
     per_run: dict[str, dict[str, float]] = {}
     info: dict[str, tuple[str, str, Any]] = {}
     for row in df.itertuples(index=False):

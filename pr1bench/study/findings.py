@@ -70,6 +70,22 @@ class StudyData:
     floor: float = 0.01  # the study's signal_floor: a metric below it in every run carries no signal
 
 
+def current_runs(name: str, quick: bool | None = None) -> tuple[str, list[Any]]:
+    """A study's current runs as a SQL subquery and its parameters: the newest completed run per study key.
+
+    A re-run replaces the run it supersedes (every table of the report and every finding reads these); a run
+    without a key stands alone. ``quick`` None takes both forms.
+    """
+    cond = "json_extract_string(config, '$.run.study.name') = ?"
+    params: list[Any] = [name]
+    if quick is not None:
+        cond += " AND coalesce(json_extract(config, '$.run.study.quick')::BOOLEAN, false) = ?"
+        params.append(quick)
+    return (f"""(SELECT * FROM runs WHERE status = 'completed' AND {cond}
+        QUALIFY row_number() OVER (PARTITION BY coalesce(json_extract_string(config, '$.run.study.key'), run_id)
+                                   ORDER BY ended_at DESC, run_id DESC) = 1)""", params)
+
+
 def load(name: str, *, quick: bool | None = None) -> StudyData:
     """Read a study's completed runs from DuckDB (the newest completed run per key)."""
     import pandas as pd
@@ -82,17 +98,12 @@ def load(name: str, *, quick: bool | None = None) -> StudyData:
     hint = f"`pr1bench study run {name}{' --quick' if quick else ''}`"
     if not db_path().is_file():
         raise NoResultsError(f"no results database at {db_path()}; run {hint} first")
-    cond = "json_extract_string(r.config, '$.run.study.name') = ?"
-    params: list[Any] = [name]
-    if quick is not None:
-        cond += " AND coalesce(json_extract(r.config, '$.run.study.quick')::BOOLEAN, false) = ?"
-        params.append(quick)
+    current, params = current_runs(name, quick)
     runs = query(f"""
         SELECT r.run_id, r.task, r.variant, r.seed,
                json_extract_string(r.config, '$.run.study.arm') AS arm,
                json_extract_string(r.config, '$.run.study.key') AS key
-        FROM runs r WHERE r.status = 'completed' AND {cond}
-        QUALIFY row_number() OVER (PARTITION BY key ORDER BY r.ended_at DESC, r.run_id DESC) = 1
+        FROM {current} r
     """, params)
     if runs.empty:
         raise NoResultsError(f"no completed runs of study {name!r}{' (quick form)' if quick else ''} in the "
