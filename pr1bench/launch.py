@@ -56,10 +56,35 @@ def accelerate_executable() -> list[str]:
     return [str(exe), "launch"] if exe.exists() else [sys.executable, "-m", "accelerate.commands.launch"]
 
 
+def accelerate_config_name(spec: RunSpec) -> str:
+    """The config a run launches with: ``cpu`` with more than one process or machine means ``multi_cpu``
+    (accelerate's single-process CPU launcher would otherwise start one process and ignore the rest)."""
+    procs, machines = spec.launch.num_processes or 1, spec.launch.num_machines or 1
+    if spec.accelerate == "cpu" and (procs > 1 or machines > 1):
+        return "multi_cpu"
+    return spec.accelerate
+
+
+def planned_layout(spec: RunSpec) -> dict[str, Any]:
+    """The process layout the launch asks for (run.json ``distributed`` until the training records its own)."""
+    import yaml
+
+    cfg = yaml.safe_load(accelerate_config(accelerate_config_name(spec)).read_text()) or {}
+    machines = spec.launch.num_machines or int(cfg.get("num_machines") or 1)
+    procs = spec.launch.num_processes or int(cfg.get("num_processes") or 1)
+    dtype = str(cfg.get("distributed_type") or "NO")
+    if cfg.get("use_cpu") and procs > 1:
+        dtype = "MULTI_CPU"
+    return {"world_size": procs, "num_machines": machines, "processes_per_machine": max(1, procs // machines),
+            "machine_rank": spec.launch.machine_rank or 0, "distributed_type": dtype,
+            "backend": ("gloo" if cfg.get("use_cpu") else "nccl") if procs > 1 else None,
+            "accelerate_config": accelerate_config_name(spec), "planned": True}
+
+
 def build_command(spec: RunSpec, run_dir: Path) -> list[str]:
     """The exact `accelerate launch` command for a run (also what `--dry-run` prints)."""
-    cmd = [*accelerate_executable(), "--config_file", str(accelerate_config(spec.accelerate))]
-    launch_args = spec.launch.model_dump()
+    cmd = [*accelerate_executable(), "--config_file", str(accelerate_config(accelerate_config_name(spec)))]
+    launch_args = spec.launch.accelerate_args()
     if spec.accelerate == "cpu" and launch_args["num_cpu_threads_per_process"] is None:
         launch_args["num_cpu_threads_per_process"] = CPU_THREADS
     for key, val in launch_args.items():
@@ -160,7 +185,7 @@ def prepare_run(spec: RunSpec, task: TaskSpec, *, model_path: str, run_id: str |
         "host": socket.gethostname(),
         "started_at": None, "ended_at": None, "status": "pending", "error": None, "sweep": spec.sweep,
         "trial": spec.trial, "parent_run": spec.parent_run, "pr1bench_version": __version__,
-        "command": None,
+        "command": None, "distributed": planned_layout(spec),
     }
     record["command"] = shlex.join(build_command(spec, run_dir))
     write_json_atomic(run_dir / "run.json", record)
@@ -185,7 +210,7 @@ def launch(run_dir: Path, *, on_metrics: Callable[[dict[str, Any]], None] | None
     spec = RunSpec.model_validate(read_run(run_dir)["config"]["run"])
     cmd = build_command(spec, run_dir)
     child_env = {**os.environ, **(env or {}), "PR1BENCH_RESUME": "1" if resume else "0",
-                 "PR1BENCH_PARENT_PID": str(os.getpid()),
+                 "PR1BENCH_PARENT_PID": str(os.getpid()), "PR1BENCH_DIST_TIMEOUT": str(spec.launch.dist_timeout_s),
                  "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
     log = open(run_dir / "train.log", "ab")  # noqa: SIM115 - closed in finally
     follower = _MetricsFollower(run_dir / "metrics.jsonl", skip_existing=not resume)
@@ -206,7 +231,13 @@ def launch(run_dir: Path, *, on_metrics: Callable[[dict[str, Any]], None] | None
         if on_metrics:
             on_metrics(rec)
     data = read_run(run_dir)
-    if proc.returncode != 0 and data.get("status") not in ("failed", "killed", "pruned"):
+    signalled = rank_signals(run_dir / "train.log") if proc.returncode != 0 else []
+    if signalled and data.get("status") not in ("killed", "pruned"):
+        # torchrun's failure summary: a rank died by a signal (kill -9, OOM killer); the others were stopped.
+        who = ", ".join(f"rank {r} by signal {sig}" for r, sig in signalled)
+        data = update_run(run_dir, status="killed", error=f"a training process was killed ({who}); resumable with "
+                          f"--resume; see {run_dir / 'train.log'}", ended_at=now_iso())
+    elif proc.returncode != 0 and data.get("status") not in ("failed", "killed", "pruned"):
         reason = f"training process exited with code {proc.returncode}"
         if proc.returncode < 0:
             reason = f"training process was killed by signal {-proc.returncode}"
@@ -216,6 +247,28 @@ def launch(run_dir: Path, *, on_metrics: Callable[[dict[str, Any]], None] | None
         data = update_run(run_dir, status="failed", error="training process exited without completing the run",
                           ended_at=now_iso())
     return RunResult(run_dir, data["status"], proc.returncode, data.get("error"))
+
+
+def rank_signals(log_path: Path, tail_bytes: int = 200_000) -> list[tuple[int, int]]:
+    """(rank, signal) of each rank torchrun's failure summary says died by a signal, first failure first.
+
+    torchrun prints, per failed rank, ``rank : 1 (local_rank: 1)`` and ``exitcode : -9 (pid: 123)``; a rank it
+    stopped itself after another failed shows -15 (SIGTERM). A single-process launch prints no such summary.
+    """
+    import re
+
+    try:
+        with log_path.open("rb") as f:
+            f.seek(max(0, log_path.stat().st_size - tail_bytes))
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return []
+    out: list[tuple[int, int]] = []
+    for m in re.finditer(r"rank\s*:\s*(\d+)\s*\(local_rank:[^)]*\)\s*\n\s*exitcode\s*:\s*(-?\d+)", text):
+        r, code = int(m.group(1)), int(m.group(2))
+        if code < 0 and (r, -code) not in out:
+            out.append((r, -code))
+    return out
 
 
 def _terminate(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:

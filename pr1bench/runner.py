@@ -123,9 +123,19 @@ def execute(spec: RunSpec, task: TaskSpec, *, on_metrics: Callable[[dict[str, An
     if status:
         status(f"run {run_dir.name}: launching accelerate")
     result = launch(run_dir, on_metrics=on_metrics)
-    if ingest:
+    if ingest and not is_worker(run_dir):
         ingest_quietly(run_dir)
     return result
+
+
+def is_worker(run_dir: Path) -> bool:
+    """Another machine's record of a multi-node run (it joins machine 0's run; nothing of it goes to the DB)."""
+    from pr1bench.launch import read_run
+
+    try:
+        return read_run(run_dir).get("role") == "worker"
+    except (OSError, ValueError):
+        return False
 
 
 def resume(run_dir: Path, *, on_metrics: Callable[[dict[str, Any]], None] | None = None,
@@ -142,7 +152,7 @@ def resume(run_dir: Path, *, on_metrics: Callable[[dict[str, Any]], None] | None
     if status:
         status(f"resuming {run_dir.name}")
     result = launch(run_dir, on_metrics=on_metrics, resume=True)
-    if ingest:
+    if ingest and not is_worker(run_dir):
         ingest_quietly(run_dir)
     return result
 

@@ -45,6 +45,8 @@ class EvalSpec(BaseModel):
     every_steps: int | None = Field(None, ge=1, description="intermediate evaluation for sweeps/pruning")
     n_intermediate: int = Field(64, ge=1, description="samples per intermediate evaluation")
     backend: Literal["hf", "vllm"] = "hf"
+    protocol: Literal["perception-r1", "pr1bench"] | None = Field(
+        None, description="evaluation protocol; default: the task's eval.protocol (see pr1bench.perception.protocols)")
 
 
 class LaunchSpec(BaseModel):
@@ -59,6 +61,13 @@ class LaunchSpec(BaseModel):
     num_cpu_threads_per_process: int | None = Field(
         None, ge=1, description="CPU threads per process; default 1 with the cpu config (the tiny model's matmuls "
         "are too small to gain from more, and sweeps run several trials side by side)")
+    dist_timeout_s: int = Field(
+        600, ge=5, description="seconds any rank waits in a collective (a dead peer, a rank busy evaluating) before "
+        "it fails instead of hanging; not an accelerate argument (pr1bench sets the process group's timeout)")
+
+    def accelerate_args(self) -> dict[str, Any]:
+        """The fields that are `accelerate launch` options."""
+        return self.model_dump(exclude={"dist_timeout_s"})
 
 
 class RewardOverride(BaseModel):
@@ -152,7 +161,40 @@ def trl_fields(kind: Literal["grpo", "sft"]) -> frozenset[str]:
 
 
 # Keys the harness sets itself; a user override of these would silently break the run layout.
-RESERVED_TRAINER_KEYS = {"output_dir", "reward_weights", "report_to", "use_cpu", "seed", "data_seed"}
+RESERVED_TRAINER_KEYS = {"output_dir", "reward_weights", "use_cpu", "seed", "data_seed"}
+
+
+# report_to values pr1bench supports, and the module each needs (installed by the extra of the same name).
+TRACKERS = {"tensorboard": ("tensorboard", "tensorboardX"), "wandb": ("wandb",), "trackio": ("trackio",)}
+
+
+def report_to_list(value: Any) -> list[str]:
+    """``report_to`` as TRL takes it: a list of tracker names; none/empty means no tracker (the default)."""
+    if value is None or value == "none" or value == [] or value == ["none"]:
+        return []
+    items = [value] if isinstance(value, str) else list(value)
+    out: list[str] = []
+    for item in items:
+        for name in str(item).split(","):
+            name = name.strip()
+            if name and name != "none" and name not in out:
+                out.append(name)
+    return out
+
+
+def check_report_to(spec: RunSpec) -> None:
+    """Known trackers only, and installed: a missing one fails here, not minutes into the training."""
+    import importlib.util
+
+    for section in ("trainer", "sft_trainer"):
+        value = getattr(spec, section).get("report_to")
+        for name in report_to_list(value):
+            key = f"{section}.report_to"
+            if name not in TRACKERS:
+                raise ConfigError(None, key, f"unknown tracker {name!r}.{did_you_mean(name, list(TRACKERS))} "
+                                  f"Known: {', '.join(TRACKERS)} (or none, the default)")
+            if not any(importlib.util.find_spec(m) for m in TRACKERS[name]):
+                raise ConfigError(None, key, f"tracker {name!r} is not installed: pip install 'pr1bench[{name}]'")
 
 
 def validate_run(raw: dict[str, Any], task: TaskSpec, *, check_trl: bool = True) -> RunSpec:
@@ -166,6 +208,7 @@ def validate_run(raw: dict[str, Any], task: TaskSpec, *, check_trl: bool = True)
         if name not in known and not (name == "think_format" and spec.variant == "cot-grpo"):
             raise ConfigError(None, f"rewards.{name}",
                               f"task {task.task!r} has no reward {name!r}.{did_you_mean(name, list(known))}")
+    check_report_to(spec)
     if check_trl:
         kind = "sft" if spec.variant == "sft" else "grpo"
         _check_trainer_keys(spec.trainer, kind, "trainer")
@@ -236,6 +279,8 @@ def effective_task(spec: RunSpec, task: TaskSpec) -> TaskSpec:
         d["data"] = {**d["data"], **spec.data}
     if spec.generation:
         d["generation"] = {**d["generation"], **spec.generation}
+    if spec.eval.protocol:
+        d["eval"] = {**d.get("eval", {}), "protocol": spec.eval.protocol}
     try:
         return TaskSpec.model_validate(d)
     except ValidationError as e:

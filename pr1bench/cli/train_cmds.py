@@ -66,12 +66,17 @@ def _summary(result: Any, json_out: bool) -> None:
     run_dir: Path = result.run_dir
     ev_path = run_dir / "eval.json"
     ev = json.loads(ev_path.read_text()) if ev_path.exists() else None
+    rec = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").is_file() else {}
+    worker = rec.get("main_run") if rec.get("role") == "worker" else None
     if json_out:
         print_json({"run_id": run_dir.name, "run_dir": str(run_dir), "status": result.status,
-                    "error": result.error, "eval": ev})
+                    "error": result.error, "eval": ev, **({"role": "worker", "main_run": worker} if worker else {})})
     else:
         color = "green" if result.status == "completed" else "red"
         console.print(f"[{color}]{result.status}[/] run {run_dir.name}  ({run_dir})")
+        if worker:
+            console.print(f"worker record of run {worker} (machine {rec['distributed'].get('machine_rank')}); the run, "
+                          f"its eval and its database row are in machine 0's results", highlight=False)
         if result.error:
             err_console.print(f"[red]{result.error}[/]", highlight=False)
         if ev:

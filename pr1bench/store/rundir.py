@@ -105,6 +105,10 @@ def _load_run_json(run_dir: Path) -> dict[str, Any]:
         raise IngestError(f"{path}: not valid JSON ({e})") from e
     if not isinstance(meta, dict):
         raise IngestError(f"{path}: expected a JSON object")
+    if meta.get("role") == "worker":
+        raise IngestError(f"{path}: the worker record of machine {meta.get('distributed', {}).get('machine_rank')} "
+                          f"in run {meta.get('main_run')!r}, not a run: that run is ingested from machine 0's "
+                          "results dir")
     for key in ("run_id", "task", "variant", "status"):
         if not isinstance(meta.get(key), str) or not meta[key]:
             raise IngestError(f"{path}: key {key!r} is missing or not a non-empty string")

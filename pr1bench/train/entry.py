@@ -18,6 +18,7 @@ from pr1bench.launch import now_iso, read_run, update_run, write_json_atomic
 from pr1bench.runspec import RunSpec, phases_of, resolved_trainer
 from pr1bench.spec import TaskSpec
 from pr1bench.task_rewards import build_task_rewards
+from pr1bench.train import dist
 
 
 def _set_seed(seed: int) -> None:
@@ -40,13 +41,39 @@ def _pixels(model_dir: str) -> dict[str, Any] | None:
         return None
 
 
+def writes_record() -> bool:
+    """This process writes a run.json: the main rank (the run), or another machine's local rank 0 (its worker
+    record). Every other rank writes nothing of the run."""
+    return dist.is_main() or (dist.is_local_main() and dist.machine_rank() > 0)
+
+
+def _start(run_dir: Path, rec: dict[str, Any], resume: bool) -> None:
+    """Agree on the run across ranks and record the process layout (main rank) or the worker record."""
+    layout = dist.describe()
+    main = dist.broadcast({"run_id": rec["run_id"], "config_hash": rec.get("config_hash"), "host": rec.get("host")})
+    if main["config_hash"] != rec.get("config_hash"):
+        raise RuntimeError(f"this machine's run {rec['run_id']} has config hash {rec.get('config_hash')}, machine 0's "
+                           f"run {main['run_id']} has {main['config_hash']}: start every machine with the same task, "
+                           "variant, model and key=value overrides (only launch.machine_rank differs)")
+    before = (rec.get("distributed") or {}).get("world_size")
+    if resume and before and int(before) != layout["world_size"]:
+        raise RuntimeError(f"run {rec['run_id']} was trained with world size {before}; this resume has "
+                           f"{layout['world_size']}. Resume with the run's own launch settings (run.json "
+                           "config.run.launch) so its checkpoints, batches and RNG states line up")
+    fields = {"status": "running", "started_at": rec.get("started_at") or now_iso(), "pid": os.getpid(),
+              "error": None, "ended_at": None, "distributed": {**layout, "machine_rank": dist.machine_rank()}}
+    if dist.is_main():
+        update_run(run_dir, **fields)
+    elif writes_record():
+        update_run(run_dir, **fields, role="worker", main_run=main["run_id"], main_host=main["host"])
+
+
 def run(run_dir: Path) -> None:
     rec = read_run(run_dir)
     spec = RunSpec.model_validate(rec["config"]["run"])
     task = TaskSpec.model_validate(rec["config"]["task"])  # already the effective task
     resume = os.environ.get("PR1BENCH_RESUME") == "1"
-    update_run(run_dir, status="running", started_at=rec.get("started_at") or now_iso(), pid=os.getpid(),
-               error=None, ended_at=None)
+    _start(run_dir, rec, resume)
     _set_seed(spec.seed)
     model_path = rec["model"]
     cot = spec.variant == "cot-grpo"
@@ -57,18 +84,41 @@ def run(run_dir: Path) -> None:
             model_path = str(out)
             continue
         model_path = str(_run_phase(phase, spec, task, run_dir, model_path, resume=resume, cot=cot))
+        dist.barrier()  # the phase's model is saved before any rank loads it for the next phase
         done.append(phase)
-        update_run(run_dir, phases_done=done, final_model=model_path)
+        if writes_record():
+            update_run(run_dir, phases_done=done, final_model=model_path)
+    dist.barrier()  # every rank has finished training; only the main rank evaluates (no collective waits on it)
+    if not dist.is_main():
+        if writes_record():
+            update_run(run_dir, status="completed", ended_at=now_iso())
+        dist.shutdown()
+        return
     update_run(run_dir, final_model=model_path, pixels=_pixels(model_path))
     _final_eval(run_dir, spec, task, model_path, cot=cot)
     update_run(run_dir, status="completed", ended_at=now_iso())
+    dist.shutdown()
+
+
+def dist_trainer_keys(spec: RunSpec) -> dict[str, Any]:
+    """Trainer arguments the process layout needs (user keys still win): the collective timeout on GPUs (CPU
+    gloo gets it from :func:`pr1bench.train.dist.init`), and on several machines a full checkpoint and phase
+    model on each one, since each machine has its own results dir (resume and sft-grpo's second phase read it
+    locally)."""
+    keys: dict[str, Any] = {}
+    if dist.is_distributed():
+        keys["ddp_timeout"] = int(spec.launch.dist_timeout_s)
+    if dist.num_machines() > 1:
+        keys["save_on_each_node"] = True
+    return keys
 
 
 def _run_phase(phase: str, spec: RunSpec, task: TaskSpec, run_dir: Path, model_path: str, *, resume: bool,
                cot: bool) -> Path:
     from pr1bench.train.phases import run_grpo, run_sft
 
-    cfg = resolved_trainer(spec, phase)  # type: ignore[arg-type]
+    cfg = {**dist_trainer_keys(spec), **resolved_trainer(spec, phase)}  # type: ignore[arg-type]
+    cfg = {**cfg, **tracker_keys(spec, phase, run_dir, cfg)}
     rows = build_rows(task, "train", cot=cot)
     common = {"model_path": model_path, "rows": rows, "system": task.system_prompt,
               "out_dir": run_dir / f"{phase}_model", "ckpt_dir": run_dir / "checkpoints" / phase,
@@ -81,6 +131,37 @@ def _run_phase(phase: str, spec: RunSpec, task: TaskSpec, run_dir: Path, model_p
     max_new = task.generation.cot_max_new_tokens if cot else task.generation.max_new_tokens
     return run_grpo(**common, trainer_cfg=cfg, reward_funcs=funcs, reward_weights=weights,
                     max_completion_length=max_new, evaluator=evaluator, eval_every=spec.eval.every_steps)
+
+
+def tracker_keys(spec: RunSpec, phase: str, run_dir: Path, cfg: dict[str, Any]) -> dict[str, Any]:
+    """``report_to`` for the trainer, with each tracker's files inside the run dir (default: none).
+
+    TRL's own logging callbacks do the logging (TensorBoard event files, W&B offline, trackio's local database),
+    on the main rank only, beside our metrics.jsonl. The SFT phase of sft-grpo follows ``report_to`` unless
+    ``sft_trainer.report_to`` says otherwise.
+    """
+    from pr1bench.runspec import report_to_list
+
+    value = cfg.get("report_to")
+    if value is None and phase == "sft" and spec.variant == "sft-grpo":
+        value = spec.trainer.get("report_to")
+    trackers = report_to_list(value)
+    out: dict[str, Any] = {"report_to": trackers}
+    if not trackers:
+        return out
+    if "run_name" not in cfg:
+        out["run_name"] = f"{run_dir.name}-{phase}"
+    if "tensorboard" in trackers:  # read by transformers' TensorBoardCallback when it is built
+        os.environ["TENSORBOARD_LOGGING_DIR"] = str(run_dir / "tensorboard" / phase)
+    if "wandb" in trackers:
+        os.environ.setdefault("WANDB_MODE", "offline")
+        os.environ.setdefault("WANDB_DIR", str(run_dir))
+        os.environ.setdefault("WANDB_PROJECT", "pr1bench")
+    if "trackio" in trackers:
+        os.environ.setdefault("TRACKIO_DIR", str(run_dir / "trackio"))
+        if "project" not in cfg:
+            out["project"] = "pr1bench"
+    return out
 
 
 def vllm_trainer_keys(mode: str) -> dict[str, Any]:
@@ -147,7 +228,10 @@ def watch_parent(run_dir: Path, interval: float = 1.0) -> None:
     """End this training when the launching CLI dies (even by kill -9), so no orphan keeps writing the run dir.
 
     The child runs in its own session (Ctrl-C reaches only the parent, which then stops it gracefully), so
-    it would otherwise outlive a killed parent; the run is left resumable from its last checkpoint.
+    it would otherwise outlive a killed parent; the run is left resumable from its last checkpoint. With
+    several processes, torchrun puts each rank in a session of its own: every rank watches the CLI and its
+    torchrun agent (a killed agent would otherwise leave its ranks running), and only the process that
+    writes the record marks it killed.
     """
     import signal
     import threading
@@ -156,34 +240,71 @@ def watch_parent(run_dir: Path, interval: float = 1.0) -> None:
     from pr1bench.procs import pid_alive
 
     ppid = int(os.environ.get("PR1BENCH_PARENT_PID", "0") or 0)
-    if ppid <= 0:
+    agent = os.getppid() if dist.is_distributed() else 0
+    if ppid <= 0 and agent <= 0:
         return
 
     def loop() -> None:
         while True:
             time.sleep(interval)
-            if not pid_alive(ppid):
-                update_run(run_dir, status="killed", error=f"launching process {ppid} died", ended_at=now_iso())
-                os.killpg(os.getpgrp(), signal.SIGKILL)
+            if ppid > 0 and not pid_alive(ppid):
+                why = f"launching process {ppid} died"
+            elif agent > 0 and os.getppid() != agent:
+                why = f"the torchrun agent {agent} of rank {dist.rank()} died"
+            else:
+                continue
+            if writes_record():
+                update_run(run_dir, status="killed", error=why, ended_at=now_iso())
+            os.killpg(os.getpgrp(), signal.SIGKILL)
 
     threading.Thread(target=loop, name="pr1bench-parent-watch", daemon=True).start()
 
 
+# Messages of a collective whose peer went away (gloo/NCCL/the TCP store): the run was killed elsewhere, not broken.
+PEER_LOST = ("connection closed by peer", "connection reset by peer", "broken pipe", "timed out", "timeout",
+             "recvbytes failed", "connection refused", "nccl communicator was aborted")
+
+
+def failure_status(e: BaseException) -> str:
+    """``killed`` (resumable) for an interrupt, a SIGTERM from the launcher, or a lost peer rank; else ``failed``."""
+    if isinstance(e, KeyboardInterrupt | SystemExit):
+        return "killed"
+    if dist.is_distributed():
+        text = f"{type(e).__name__}: {e}".lower()
+        if "distbackenderror" in text or any(m in text for m in PEER_LOST):
+            return "killed"
+    return "failed"
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    """torchrun stops the surviving ranks with SIGTERM when one dies: say so instead of vanishing."""
+    raise SystemExit(f"stopped by signal {signum} (SIGTERM): the launcher stopped this rank, "
+                     "usually because another rank died or the run was interrupted")
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
     args = argv if argv is not None else sys.argv[1:]
     if len(args) != 1:
         print("usage: accelerate launch -m pr1bench.train RUN_DIR", file=sys.stderr)
         return 2
     run_dir = Path(args[0])
     watch_parent(run_dir)
+    if dist.is_distributed():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        dist.init(float(os.environ.get("PR1BENCH_DIST_TIMEOUT") or dist.DEFAULT_TIMEOUT_S))
         run(run_dir)
     except BaseException as e:  # record why, then let the parent see a non-zero exit
         tb = traceback.format_exc()
-        (run_dir / "error.txt").write_text(tb)
-        status = "killed" if isinstance(e, KeyboardInterrupt | SystemExit) else "failed"
-        update_run(run_dir, status=status, error=f"{type(e).__name__}: {e}"[:2000], ended_at=now_iso())
+        if writes_record():
+            (run_dir / "error.txt").write_text(tb)
+            where = f" (rank {dist.rank()} of {dist.world_size()})" if dist.is_distributed() else ""
+            update_run(run_dir, status=failure_status(e), error=f"{type(e).__name__}{where}: {e}"[:2000],
+                       ended_at=now_iso())
         print(tb, file=sys.stderr)
         return 1
-    print(json.dumps({"run_dir": str(run_dir), "status": "completed"}))
+    if dist.is_main():
+        print(json.dumps({"run_dir": str(run_dir), "status": "completed"}))
     return 0

@@ -82,8 +82,10 @@ def _common_args(out: Path, seed: int, trainer_cfg: dict[str, Any]) -> dict[str,
 
 
 def _resume(writer: MetricsWriter, ckpt_dir: Path, resume: bool) -> str | None:
+    from pr1bench.train import dist
+
     ckpt = last_checkpoint(ckpt_dir) if resume else None
-    if ckpt:
+    if ckpt and dist.is_main():  # metrics.jsonl is the main rank's file
         writer.truncate_after(int(Path(ckpt).name.rsplit("-", 1)[-1]))
     return ckpt
 
@@ -140,18 +142,23 @@ def run_grpo(*, model_path: str, rows: list[Row], system: str | None, out_dir: P
 
 def _check_group(cfg: dict[str, Any]) -> None:
     """TRL needs the generation batch to be a multiple of the group size; say so in our terms."""
+    from pr1bench.train import dist
+
     g = int(cfg.get("num_generations", 8))
-    b = int(cfg.get("per_device_train_batch_size", 8)) * int(cfg.get("gradient_accumulation_steps", 1))
+    world = dist.world_size()  # TRL groups over the global generation batch (gathered across ranks)
+    b = int(cfg.get("per_device_train_batch_size", 8)) * int(cfg.get("gradient_accumulation_steps", 1)) * world
     if g < 2:
         raise ValueError(f"num_generations must be >= 2 for GRPO (got {g}): the advantage needs a group")
     if b % g:
         lcm = b * g // math.gcd(b, g)
-        raise ValueError(f"per_device_train_batch_size x gradient_accumulation_steps ({b}) must be a multiple of "
-                         f"num_generations ({g}); e.g. set per_device_train_batch_size={lcm}")
+        what = "per_device_train_batch_size x gradient_accumulation_steps" + (f" x {world} processes" if world > 1 else "")
+        raise ValueError(f"{what} ({b}) must be a multiple of num_generations ({g}); e.g. set "
+                         f"per_device_train_batch_size={lcm // world if lcm % world == 0 else lcm}")
 
 
 def _save(trainer: Any, processor: Any, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     trainer.save_model(str(out_dir))
-    processor.save_pretrained(str(out_dir))
+    if trainer.args.should_save:  # one writer per machine (the trainer's own rule for its files)
+        processor.save_pretrained(str(out_dir))
     return out_dir

@@ -19,7 +19,7 @@ def dry(results_dir, *args):
 
 
 def test_shipped_accelerate_configs():
-    assert set(ACCEL_CONFIGS) == {"cpu", "single_gpu", "ddp", "zero2", "zero3", "fsdp"}
+    assert set(ACCEL_CONFIGS) == {"cpu", "multi_cpu", "single_gpu", "ddp", "zero2", "zero3", "fsdp"}
 
 
 @pytest.mark.parametrize("config", ["cpu", "single_gpu", "ddp", "zero2", "zero3", "fsdp"])

@@ -1,0 +1,145 @@
+"""Ranks inside the training subprocess: who writes the run, the process group's timeout, barriers.
+
+`accelerate launch` with more than one process (or machine) starts the training through torchrun, which sets
+``RANK``/``WORLD_SIZE``/``LOCAL_RANK``/``LOCAL_WORLD_SIZE``/``GROUP_RANK`` in every worker. Everything here reads
+those, so it works before any trainer (and its accelerate state) exists, and is a no-op in a single process.
+
+Rank discipline (see README "Multi-GPU and multi-node"):
+- global rank 0 ("main") alone writes run.json, metrics.jsonl, eval.json and samples.parquet of the run;
+- the local rank 0 of another machine writes only that machine's worker record (``role: worker``);
+- every rank trains; the final evaluation runs once, on the main rank, after the others have finished.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from typing import Any
+
+# Bound on any collective wait (a dead peer on another machine, a rank stuck in an evaluation): past it the
+# waiting ranks raise instead of hanging. Overridden per run with launch.dist_timeout_s.
+DEFAULT_TIMEOUT_S = 600
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+def world_size() -> int:
+    return _env_int("WORLD_SIZE", 1)
+
+
+def rank() -> int:
+    return _env_int("RANK", 0)
+
+
+def local_rank() -> int:
+    return _env_int("LOCAL_RANK", 0)
+
+
+def local_world_size() -> int:
+    return _env_int("LOCAL_WORLD_SIZE", world_size())
+
+
+def machine_rank() -> int:
+    """The node rank torchrun gave this worker (``GROUP_RANK``); 0 on a single machine."""
+    return _env_int("GROUP_RANK", 0)
+
+
+def num_machines() -> int:
+    return max(1, world_size() // max(1, local_world_size()))
+
+
+def is_main() -> bool:
+    """Global rank 0: the one process that writes the run."""
+    return rank() == 0
+
+
+def is_local_main() -> bool:
+    return local_rank() == 0
+
+
+def is_distributed() -> bool:
+    return world_size() > 1
+
+
+def backend_for_device() -> str:
+    import torch
+
+    return "nccl" if torch.cuda.is_available() else "gloo"
+
+
+def init(timeout_s: float | None = None) -> None:
+    """Create the process group with our timeout before transformers/accelerate would (CPU only).
+
+    On CPU, TrainingArguments(use_cpu=True) builds accelerate's state without a timeout, i.e. torch's 30-minute
+    default; initialising gloo here first makes accelerate reuse this group. On GPUs accelerate initialises NCCL
+    itself with the trainer's ``ddp_timeout`` (which the entry sets to the same value).
+    """
+    if not is_distributed():
+        return
+    import torch
+    import torch.distributed as tdist
+
+    if tdist.is_initialized() or torch.cuda.is_available():
+        return
+    tdist.init_process_group(backend="gloo", timeout=_dt.timedelta(seconds=float(timeout_s or DEFAULT_TIMEOUT_S)))
+
+
+def barrier() -> None:
+    if not is_distributed():
+        return
+    import torch.distributed as tdist
+
+    if tdist.is_initialized():
+        tdist.barrier()
+
+
+def broadcast(obj: Any) -> Any:
+    """Rank 0's ``obj`` on every rank (a picklable object)."""
+    if not is_distributed():
+        return obj
+    import torch.distributed as tdist
+
+    if not tdist.is_initialized():
+        return obj
+    box = [obj]
+    tdist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def shutdown() -> None:
+    if not is_distributed():
+        return
+    import torch.distributed as tdist
+
+    if tdist.is_initialized():
+        tdist.destroy_process_group()
+
+
+def describe() -> dict[str, Any]:
+    """What run.json records about the process layout of this training."""
+    import torch
+
+    dist = is_distributed()
+    backend = None
+    if dist:
+        import torch.distributed as tdist
+
+        backend = str(tdist.get_backend()) if tdist.is_initialized() else backend_for_device()
+    if not dist:
+        dtype = "NO"
+    elif torch.cuda.is_available():
+        dtype = "MULTI_GPU"
+    else:
+        dtype = "MULTI_CPU"
+    if os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true":
+        dtype = "FSDP"
+    elif os.environ.get("ACCELERATE_USE_DEEPSPEED", "false").lower() == "true":
+        dtype = "DEEPSPEED"
+    return {"world_size": world_size(), "num_machines": num_machines(), "processes_per_machine": local_world_size(),
+            "distributed_type": dtype, "backend": backend,
+            "device": "cuda" if torch.cuda.is_available() else "cpu"}
