@@ -78,7 +78,7 @@ def _summary(result: Any, json_out: bool) -> None:
             console.print(f"worker record of run {worker} (machine {rec['distributed'].get('machine_rank')}); the run, "
                           f"its eval and its database row are in machine 0's results", highlight=False)
         if result.error:
-            err_console.print(f"[red]{result.error}[/]", highlight=False)
+            err_console.print(result.error, style="red", markup=False, highlight=False)  # may hold [brackets]
         if ev:
             m = ev["metrics"]
             shown = ", ".join(f"{k} {v:.4g}" for k, v in m.items() if isinstance(v, int | float))
@@ -193,7 +193,7 @@ def bootstrap(
     """Reproduce the shipped embedded model from scratch (random init + pretraining), under <results>/models/.
 
     Nothing needs this: every command uses the checkpoint shipped in the package. It re-runs the documented
-    recipe (pr1bench/models/weights/tiny-qwen2vl-v2/RECIPE.md; about 85 minutes on one core), resumes after a kill,
+    recipe (pr1bench/models/weights/tiny-qwen2vl-v3/RECIPE.md; about 90 minutes on one core), resumes after a kill,
     and prints the per-task greedy evaluation. Pass the printed directory as --model to use the rebuilt copy.
 
     Example: pr1bench model bootstrap

@@ -143,3 +143,44 @@ def describe() -> dict[str, Any]:
     return {"world_size": world_size(), "num_machines": num_machines(), "processes_per_machine": local_world_size(),
             "distributed_type": dtype, "backend": backend,
             "device": "cuda" if torch.cuda.is_available() else "cpu"}
+
+
+def write_weights(model: Any, out_dir: Any) -> None:
+    """Config, generation config and safetensors weights of ``model`` into ``out_dir`` (loadable by from_pretrained).
+
+    transformers 5.24's ``save_pretrained`` writes weights only on global rank 0, even with ``save_on_each_node``;
+    on another machine (its own results dir) the phase model and checkpoints would lack their weights.
+    """
+    from pathlib import Path
+
+    from safetensors.torch import save_model
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model.config.save_pretrained(str(out))
+    if getattr(model, "generation_config", None) is not None:
+        model.generation_config.save_pretrained(str(out))
+    save_model(model, str(out / "model.safetensors"))
+
+
+def needs_own_copy() -> bool:
+    """The local rank 0 of a machine other than machine 0: it keeps its own copy of models and checkpoints."""
+    return is_distributed() and machine_rank() > 0 and is_local_main()
+
+
+def trainer_callbacks() -> list[Any]:
+    """Callbacks every trainer of a run gets for the process layout (none on a single machine)."""
+    if not needs_own_copy():
+        return []
+    from transformers import TrainerCallback
+
+    class _NodeLocalWeights(TrainerCallback):
+        """Puts the weights into this machine's own checkpoint dirs, so ``--resume`` works here too."""
+
+        def on_save(self, args: Any, state: Any, control: Any, model: Any = None, **kw: Any) -> None:
+            from pathlib import Path
+
+            if model is not None:
+                write_weights(model, Path(args.output_dir) / f"checkpoint-{state.global_step}")
+
+    return [_NodeLocalWeights()]

@@ -50,11 +50,12 @@ def writes_record() -> bool:
 def _start(run_dir: Path, rec: dict[str, Any], resume: bool) -> None:
     """Agree on the run across ranks and record the process layout (main rank) or the worker record."""
     layout = dist.describe()
-    main = dist.broadcast({"run_id": rec["run_id"], "config_hash": rec.get("config_hash"), "host": rec.get("host")})
-    if main["config_hash"] != rec.get("config_hash"):
-        raise RuntimeError(f"this machine's run {rec['run_id']} has config hash {rec.get('config_hash')}, machine 0's "
-                           f"run {main['run_id']} has {main['config_hash']}: start every machine with the same task, "
-                           "variant, model and key=value overrides (only launch.machine_rank differs)")
+    mine = _same_training_hash(rec)
+    main = dist.broadcast({"run_id": rec["run_id"], "hash": mine, "host": rec.get("host")})
+    if main["hash"] != mine:
+        raise RuntimeError(f"this machine's run {rec['run_id']} differs from machine 0's run {main['run_id']} in more "
+                           "than launch.machine_rank: start every machine with the same task, variant, model and "
+                           "key=value overrides (only launch.machine_rank differs)")
     before = (rec.get("distributed") or {}).get("world_size")
     if resume and before and int(before) != layout["world_size"]:
         raise RuntimeError(f"run {rec['run_id']} was trained with world size {before}; this resume has "
@@ -66,6 +67,20 @@ def _start(run_dir: Path, rec: dict[str, Any], resume: bool) -> None:
         update_run(run_dir, **fields)
     elif writes_record():
         update_run(run_dir, **fields, role="worker", main_run=main["run_id"], main_host=main["host"])
+
+
+def _same_training_hash(rec: dict[str, Any]) -> str:
+    """The config hash without what differs between the machines of one training (machine rank, model path)."""
+    import copy
+
+    from pr1bench.spec import config_hash
+
+    cfg = copy.deepcopy(rec["config"])
+    for key in ("sweep", "trial", "study", "model"):
+        cfg["run"].pop(key, None)
+    cfg["run"].get("launch", {}).pop("machine_rank", None)
+    cfg["model_identity"] = rec.get("model_identity")  # the same weights, wherever each machine keeps them
+    return config_hash(cfg)
 
 
 def run(run_dir: Path) -> None:

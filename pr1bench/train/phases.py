@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pr1bench.dataset import Row, cot_answer
+from pr1bench.train import dist
 from pr1bench.train.callbacks import IntermediateEval, MetricsWriter
 
 
@@ -82,8 +83,6 @@ def _common_args(out: Path, seed: int, trainer_cfg: dict[str, Any]) -> dict[str,
 
 
 def _resume(writer: MetricsWriter, ckpt_dir: Path, resume: bool) -> str | None:
-    from pr1bench.train import dist
-
     ckpt = last_checkpoint(ckpt_dir) if resume else None
     if ckpt and dist.is_main():  # metrics.jsonl is the main rank's file
         writer.truncate_after(int(Path(ckpt).name.rsplit("-", 1)[-1]))
@@ -106,7 +105,7 @@ def run_sft(*, model_path: str, rows: list[Row], system: str | None, out_dir: Pa
     writer = MetricsWriter(metrics_path, phase)
     trainer_cls = grouped_sft_trainer([len(r.answer) for r in rows])
     trainer = trainer_cls(model=model, args=args, train_dataset=ds, processing_class=processor,
-                          callbacks=[writer, *(callbacks or [])])
+                          callbacks=[writer, *(callbacks or []), *dist.trainer_callbacks()])
     trainer.train(resume_from_checkpoint=_resume(writer, ckpt_dir, resume))
     return _save(trainer, processor, out_dir)
 
@@ -131,7 +130,7 @@ def run_grpo(*, model_path: str, rows: list[Row], system: str | None, out_dir: P
     processor = AutoProcessor.from_pretrained(model_path, padding_side="left")
     model = AutoModelForImageTextToText.from_pretrained(model_path)
     writer = MetricsWriter(metrics_path, "grpo")
-    callbacks: list[Any] = [writer]
+    callbacks: list[Any] = [writer, *dist.trainer_callbacks()]
     if evaluator is not None and eval_every:
         callbacks.append(IntermediateEval(evaluator, writer, eval_every))
     trainer = GRPOTrainer(model=model, reward_funcs=reward_funcs, args=args, train_dataset=ds,
@@ -142,8 +141,6 @@ def run_grpo(*, model_path: str, rows: list[Row], system: str | None, out_dir: P
 
 def _check_group(cfg: dict[str, Any]) -> None:
     """TRL needs the generation batch to be a multiple of the group size; say so in our terms."""
-    from pr1bench.train import dist
-
     g = int(cfg.get("num_generations", 8))
     world = dist.world_size()  # TRL groups over the global generation batch (gathered across ranks)
     b = int(cfg.get("per_device_train_batch_size", 8)) * int(cfg.get("gradient_accumulation_steps", 1)) * world
@@ -159,6 +156,8 @@ def _check_group(cfg: dict[str, Any]) -> None:
 def _save(trainer: Any, processor: Any, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     trainer.save_model(str(out_dir))
+    if dist.needs_own_copy():  # another machine's own results dir: transformers writes weights on rank 0 only
+        dist.write_weights(trainer.accelerator.unwrap_model(trainer.model), out_dir)
     if trainer.args.should_save:  # one writer per machine (the trainer's own rule for its files)
         processor.save_pretrained(str(out_dir))
     return out_dir
