@@ -232,11 +232,13 @@ def launch(run_dir: Path, *, on_metrics: Callable[[dict[str, Any]], None] | None
             on_metrics(rec)
     data = read_run(run_dir)
     signalled = rank_signals(run_dir / "train.log") if proc.returncode != 0 else []
-    if signalled and data.get("status") not in ("killed", "pruned"):
-        # torchrun's failure summary: a rank died by a signal (kill -9, OOM killer); the others were stopped.
-        who = ", ".join(f"rank {r} by signal {sig}" for r, sig in signalled)
-        data = update_run(run_dir, status="killed", error=f"a training process was killed ({who}); resumable with "
-                          f"--resume; see {run_dir / 'train.log'}", ended_at=now_iso())
+    if signalled and data.get("status") != "pruned":
+        # torchrun's failure summary: a rank died by a signal (kill -9, OOM killer); it stopped the others.
+        who = ", then ".join(f"rank {r} by signal {sig} ({_signame(sig)})" for r, sig in signalled)
+        seen = f"; rank 0 saw: {data['error']}" if data.get("error") else ""
+        data = update_run(run_dir, status="killed", error=f"training processes ended by signals: {who}; resumable "
+                          f"with --resume; see {run_dir / 'train.log'}{seen}"[:2000],
+                          ended_at=data.get("ended_at") or now_iso())
     elif proc.returncode != 0 and data.get("status") not in ("failed", "killed", "pruned"):
         reason = f"training process exited with code {proc.returncode}"
         if proc.returncode < 0:
@@ -247,6 +249,13 @@ def launch(run_dir: Path, *, on_metrics: Callable[[dict[str, Any]], None] | None
         data = update_run(run_dir, status="failed", error="training process exited without completing the run",
                           ended_at=now_iso())
     return RunResult(run_dir, data["status"], proc.returncode, data.get("error"))
+
+
+def _signame(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return f"signal {sig}"
 
 
 def rank_signals(log_path: Path, tail_bytes: int = 200_000) -> list[tuple[int, int]]:
@@ -264,10 +273,13 @@ def rank_signals(log_path: Path, tail_bytes: int = 200_000) -> list[tuple[int, i
     except OSError:
         return []
     out: list[tuple[int, int]] = []
-    for m in re.finditer(r"rank\s*:\s*(\d+)\s*\(local_rank:[^)]*\)\s*\n\s*exitcode\s*:\s*(-?\d+)", text):
-        r, code = int(m.group(1)), int(m.group(2))
-        if code < 0 and (r, -code) not in out:
-            out.append((r, -code))
+    root = text.rfind("Root Cause")
+    pat = r"rank\s*:\s*(\d+)\s*\(local_rank:[^)]*\)\s*\n\s*exitcode\s*:\s*(-?\d+)"
+    for part in (text[root:], text) if root >= 0 else (text,):  # torchrun's root cause first
+        for m in re.finditer(pat, part):
+            r, code = int(m.group(1)), int(m.group(2))
+            if code < 0 and (r, -code) not in out:
+                out.append((r, -code))
     return out
 
 

@@ -270,6 +270,8 @@ def watch_parent(run_dir: Path, interval: float = 1.0) -> None:
                 continue
             if writes_record():
                 update_run(run_dir, status="killed", error=why, ended_at=now_iso())
+            else:  # let the writer record why first: our death would show up there as a lost peer
+                time.sleep(3 * interval)
             os.killpg(os.getpgrp(), signal.SIGKILL)
 
     threading.Thread(target=loop, name="pr1bench-parent-watch", daemon=True).start()
