@@ -1,8 +1,8 @@
 """The embedded default model: a tiny Qwen2-VL pretrained once by this project, shipped in the package.
 
-``--model`` defaults to the shipped checkpoint (``pr1bench/models/weights/tiny-qwen2vl-v2``: recipe, sha256 and
+``--model`` defaults to the shipped checkpoint (``pr1bench/models/weights/tiny-qwen2vl-v3``: recipe, sha256 and
 evaluation in its ``RECIPE.md``), so no command trains anything before it starts. ``pr1bench model bootstrap``
-reproduces it from scratch under ``<results>/models/`` (about 85 minutes on one core); pass that directory as
+reproduces it from scratch under ``<results>/models/`` (about 90 minutes on one core); pass that directory as
 ``--model`` to use the rebuilt copy. A path that exists is used as is; anything that looks like a hub id
 (``org/name``) is passed through for real users.
 """
@@ -16,7 +16,7 @@ from typing import Any
 from pr1bench.paths import models_dir
 
 TINY_NAME = "tiny-qwen2vl"
-BOOTSTRAP_NAME = "tiny-qwen2vl-v2-bootstrap"
+BOOTSTRAP_NAME = "tiny-qwen2vl-v3-bootstrap"
 SHIPPED_NAME = "tiny-qwen2vl-v2"
 SHIPPED_DIR = Path(__file__).resolve().parent / "models" / "weights" / SHIPPED_NAME
 """The checkpoint that ships with the package (the embedded default)."""

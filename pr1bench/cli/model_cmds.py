@@ -33,13 +33,19 @@ def build_tiny(
 @app.command("info")
 def info(path: str = typer.Argument(..., help="Model directory, or `embedded`/`tiny` (the shipped default)."),
          json_out: bool = typer.Option(False, "--json")) -> None:
-    """Show a model's identity, architecture, size, pixel limits and visual tokens per image.
+    """Show a model's name, identity, parameters, per-task evaluation and recipe digest (--json: everything).
 
-    The identity is the name results record for the model (e.g. embedded-v2:<sha256 prefix>), never its path.
+    The identity is the name results record for the model (e.g. embedded-v3:<sha256 prefix>), never its path.
+    --json prints the full dict, the manifest (recipe, samples drawn, sha256 of the random init) included.
 
     Example: pr1bench model info embedded
+
+    Example: pr1bench model info embedded --json | jq .manifest.pretrain.recipe
     """
+    from rich.table import Table
+
     from pr1bench.models.loading import model_info
+    from pr1bench.models.summary import eval_rows, summary_rows
 
     try:
         data = model_info(path)
@@ -48,5 +54,14 @@ def info(path: str = typer.Argument(..., help="Model directory, or `embedded`/`t
     if json_out:
         print_json(data)
         return
-    for k, v in data.items():
-        console.print(f"[bold]{k}[/]: {v}", highlight=False)
+    for label, value in summary_rows(data):
+        console.print(f"[bold]{label:>16}[/]  {value}", highlight=False, soft_wrap=True)
+    rows = eval_rows(data)
+    if rows:
+        table = Table(title="recorded evaluation (greedy, eval splits)")
+        for col in ("task", "metric", "value", "parse rate", "n"):
+            table.add_column(col, justify="left" if col in ("task", "metric") else "right")
+        for r in rows:
+            table.add_row(*r)
+        console.print(table)
+    console.print("full manifest: pr1bench model info PATH --json", style="dim")

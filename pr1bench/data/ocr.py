@@ -18,19 +18,11 @@ from PIL import Image, ImageDraw, ImageFont
 from pydantic import model_validator
 
 from pr1bench.data.base import GENERATORS, BaseParams, Draft, Generator, IntRange
+from pr1bench.models.corpus import OCR_LEXICON
 
-_WORDS = """
-apple river stone cloud green light paper house table water chair music plant bread smile train
-north south heart dream night sugar glass money horse sheep tiger zebra lemon grape ocean storm snow
-rain wind fire earth metal wood sand salt milk rice corn bean seed leaf tree bird fish frog duck
-wolf bear lion mouse cat dog cow pig ant bee owl fox hen red blue pink gold gray black white brown
-one two three four five six seven eight nine ten open close fast slow high low big small hot cold
-new old good bad left right up down book door road park city town shop bank lamp clock phone video
-radio piano robot pixel code data model image token vision reward policy train learn count find read
-write
-"""
-#: Short common words (deduplicated, order kept) so every sample is a few real, easily checked tokens.
-LEXICON: tuple[str, ...] = tuple(dict.fromkeys(_WORDS.split()))
+#: The task's lexicon lives beside the tokenizer corpus (``pr1bench.models.corpus.OCR_LEXICON``) so that the embedded
+#: tokenizer is trained on exactly the words the task renders (builder version 3): one token per word.
+LEXICON: tuple[str, ...] = OCR_LEXICON
 #: Dark ink colours with strong contrast against the light background.
 INK: tuple[tuple[int, int, int], ...] = ((20, 20, 20), (30, 40, 120), (110, 20, 20), (20, 80, 40))
 LINE_SPACING = 2

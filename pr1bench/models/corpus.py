@@ -39,6 +39,24 @@ _OCR_TEXT = (
 OCR_WORDS: tuple[str, ...] = tuple(dict.fromkeys(_OCR_TEXT.split()))
 """A small lexicon of common English words (deduplicated, order kept) for synthetic OCR images."""
 
+_LEXICON_TEXT = """
+apple river stone cloud green light paper house table water chair music plant bread smile train
+north south heart dream night sugar glass money horse sheep tiger zebra lemon grape ocean storm snow
+rain wind fire earth metal wood sand salt milk rice corn bean seed leaf tree bird fish frog duck
+wolf bear lion mouse cat dog cow pig ant bee owl fox hen red blue pink gold gray black white brown
+one two three four five six seven eight nine ten open close fast slow high low big small hot cold
+new old good bad left right up down book door road park city town shop bank lamp clock phone video
+radio piano robot pixel code data model image token vision reward policy train learn count find read
+write
+"""
+#: The synthetic OCR task's lexicon (``pr1bench.data.ocr`` renders these; deduplicated, order kept). The tokenizer corpus
+#: holds each word on its own and after a space (:data:`LEXICON_REPEATS` times), so with ``vocab_size`` 1536 every word
+#: is a single token at the start of an answer and after a space (builder version 3; a test checks it). Version 2
+#: trained on ``OCR_WORDS`` instead, a different list: 109 of these 130 words split into 2-6 pieces, and split
+#: differently at the start ("st"+"one") than after a space ("Ġstone").
+OCR_LEXICON: tuple[str, ...] = tuple(dict.fromkeys(_LEXICON_TEXT.split()))
+LEXICON_REPEATS = 10
+
 SYSTEM_PROMPTS = (
     "You are a helpful assistant.",
     "You are a helpful assistant that answers questions about images.",
@@ -144,6 +162,8 @@ def build_corpus(n_samples: int = 3000, seed: int = CORPUS_SEED) -> list[str]:
         " ".join(w.upper() for w in OCR_WORDS),
     ]
     texts += [" ".join(COLOURS), " ".join(SHAPES), " ".join(SIZES), " ".join(SPATIAL)]
+    for _ in range(LEXICON_REPEATS):  # every OCR task word on its own and after a space: one token each (v3)
+        texts += [*OCR_LEXICON, " ".join(OCR_LEXICON)]
     for _ in range(n_samples):
         texts += _prompts(rng)
         texts += _answers(rng)

@@ -152,6 +152,7 @@ def model_info(path: str | Path, *, image_sizes: tuple[int, ...] = (112, 224, 44
     Returns:
         A JSON-serialisable dict: path, architecture, model_type, param_count, vocab_size, text/vision sizes,
         image pixel limits, visual tokens per square image of each size in ``image_sizes``, manifest (or None),
+        the per-task evaluation recorded beside the weights (``bootstrap_eval.json``, or None),
         identity (how results name it, see :func:`pr1bench.embedded.identity`; None without a manifest) and
         disk_bytes. ``path`` may also be one of :data:`pr1bench.embedded.EMBEDDED_WORDS`, the shipped embedded default.
     """
@@ -178,5 +179,6 @@ def model_info(path: str | Path, *, image_sizes: tuple[int, ...] = (112, 224, 44
         "visual_tokens": {str(s): visual_tokens(s, s, **limits) for s in image_sizes},
         "manifest": manifest,
         "identity": identity(local),
+        "bootstrap_eval": _read_json(local / "bootstrap_eval.json") or None,
         "disk_bytes": sum(f.stat().st_size for f in local.rglob("*") if f.is_file()),
     }

@@ -21,11 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-BUILDER_VERSION = 2
+BUILDER_VERSION = 3
 """Bump whenever the corpus, tokenizer, template or config defaults change what ``build_tiny`` produces.
 
 2: one token per integer 0..1000 (coordinates in pixels and on Qwen2-VL's 0-1000 scale), their embeddings
-initialised from Fourier features of the value, answer-structure tokens, and the M-RoPE layout as a knob."""
+initialised from Fourier features of the value, answer-structure tokens, and the M-RoPE layout as a knob.
+3: the tokenizer corpus holds the OCR task's own lexicon and ``vocab_size`` is 1536, so every word the OCR task
+renders is one token, alone and after a space (issue 20: version 2 split 109 of its 130 words into 2-6 pieces,
+differently at the start of an answer than after a space). Same architecture otherwise."""
 
 MANIFEST_NAME = "pr1bench_model.json"
 PATCH_SIZE = 14
@@ -60,7 +63,7 @@ class TinyConfig:
     heads: int = 4
     vision_depth: int = 2
     vision_dim: int = 64
-    vocab_size: int = 1024
+    vocab_size: int = 1536
     max_new_tokens: int = 256
     number_tokens: int = 1001
     structure_tokens: bool = True

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from pr1bench.models.tiny import BUILDER_VERSION
 from pr1bench.models.loading import (
     ModelNotFoundError,
     load_model_and_processor,
@@ -54,8 +55,8 @@ def test_model_info_names_the_model_by_identity(tiny_dir: Path) -> None:
     info = model_info(tiny_dir)
     sha = info["manifest"]["weights_sha256"]["model.safetensors"]
     assert info["identity"] == {
-        "name": f"embedded-v2-raw:{sha[:12]}",
-        "builder_version": 2,
+        "name": f"embedded-v{BUILDER_VERSION}-raw:{sha[:12]}",
+        "builder_version": BUILDER_VERSION,
         "weights_sha256": sha,
         "shipped": False,
         "pretrained": False,

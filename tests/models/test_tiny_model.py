@@ -126,7 +126,18 @@ def test_tokenizer_has_one_token_per_number_and_keeps_specials_whole(tiny: tuple
         len(tok.encode("Output the bounding box of the red circle in the image.", add_special_tokens=False))
         <= 14
     )
-    assert 2000 <= len(tok) <= 2100
+    assert 2500 <= len(tok) <= 2600  # 1536 BPE + 1001 numbers + structure fragments (builder version 3)
+
+
+def test_every_ocr_task_word_is_one_token_alone_and_after_a_space(tiny: tuple[Any, Any]) -> None:
+    """Builder version 3 (issue 20): the OCR task renders words of ``OCR_LEXICON``; each must be one token wherever it
+    stands, or the model has to compose pieces that split differently at the start than after a space."""
+    from pr1bench.data.ocr import LEXICON
+
+    tok = tiny[1].tokenizer
+    split = [w for w in LEXICON if len(tok.tokenize(w)) != 1 or len(tok.tokenize(" " + w)) != 1]
+    assert split == []
+    assert tok.decode(tok.encode("apple river stone", add_special_tokens=False)) == "apple river stone"
 
 
 def test_chat_template_renders_image_placeholder(tiny: tuple[Any, Any], red_circle: Any) -> None:
