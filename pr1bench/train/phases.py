@@ -115,9 +115,32 @@ def run_grpo(*, model_path: str, rows: list[Row], system: str | None, out_dir: P
              reward_weights: list[float], max_completion_length: int, resume: bool,
              evaluator: Any = None, eval_every: int | None = None) -> Path:
     """GRPO with the task's rewards; the group size, beta, lr and temperature come from ``trainer_cfg``."""
+    writer = MetricsWriter(metrics_path, "grpo")
+    callbacks: list[Any] = [writer, *dist.trainer_callbacks()]
+    if evaluator is not None and eval_every:
+        callbacks.append(IntermediateEval(evaluator, writer, eval_every))
+    trainer, processor = build_grpo_trainer(
+        model_path=model_path, rows=rows, system=system, ckpt_dir=ckpt_dir, seed=seed, trainer_cfg=trainer_cfg,
+        reward_funcs=reward_funcs, reward_weights=reward_weights, max_completion_length=max_completion_length,
+        callbacks=callbacks)
+    trainer.train(resume_from_checkpoint=_resume(writer, ckpt_dir, resume))
+    return _save(trainer, processor, out_dir)
+
+
+def build_grpo_trainer(*, model_path: str, rows: list[Row], system: str | None, ckpt_dir: Path, seed: int,
+                       trainer_cfg: dict[str, Any], reward_funcs: list[Any], reward_weights: list[float],
+                       max_completion_length: int, callbacks: list[Any] | None = None,
+                       trainer_cls: type | None = None) -> tuple[Any, Any]:
+    """The GRPO trainer and processor ``run_grpo`` trains with (also what benchmarks/bench_step.py times).
+
+    ``trainer_cls`` defaults to :func:`pr1bench.train.fast_grpo.grpo_trainer_class`: TRL's GRPOTrainer with
+    each group's shared prompt computed once (same algorithm), or TRL's own with PR1BENCH_GRPO_TRAINER=plain.
+    """
     from datasets import Dataset
     from transformers import AutoModelForImageTextToText, AutoProcessor
-    from trl import GRPOConfig, GRPOTrainer
+    from trl import GRPOConfig
+
+    from pr1bench.train.fast_grpo import grpo_trainer_class
 
     ds = Dataset.from_list([
         {"prompt": conversation(r, system), "image": r.image, "target": r.target_json, "width": r.width,
@@ -129,14 +152,10 @@ def run_grpo(*, model_path: str, rows: list[Row], system: str | None, out_dir: P
     args = GRPOConfig(reward_weights=reward_weights, **_common_args(ckpt_dir, seed, cfg))
     processor = AutoProcessor.from_pretrained(model_path, padding_side="left")
     model = AutoModelForImageTextToText.from_pretrained(model_path)
-    writer = MetricsWriter(metrics_path, "grpo")
-    callbacks: list[Any] = [writer, *dist.trainer_callbacks()]
-    if evaluator is not None and eval_every:
-        callbacks.append(IntermediateEval(evaluator, writer, eval_every))
-    trainer = GRPOTrainer(model=model, reward_funcs=reward_funcs, args=args, train_dataset=ds,
-                          processing_class=processor, callbacks=callbacks)
-    trainer.train(resume_from_checkpoint=_resume(writer, ckpt_dir, resume))
-    return _save(trainer, processor, out_dir)
+    cls = trainer_cls or grpo_trainer_class()
+    trainer = cls(model=model, reward_funcs=reward_funcs, args=args, train_dataset=ds, processing_class=processor,
+                  callbacks=callbacks or [])
+    return trainer, processor
 
 
 def _check_group(cfg: dict[str, Any]) -> None:

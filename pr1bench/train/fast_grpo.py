@@ -1,0 +1,514 @@
+"""TRL's GRPOTrainer, same algorithm, less work per step: the G completions of a group share one prompt.
+
+GRPO samples ``num_generations`` completions per prompt, and TRL treats the G rows of a group as unrelated
+sequences: every pass (generation prefill, reference log-probs, policy log-probs with their backward) runs the
+vision tower on G copies of the same image and the language model on G copies of the same prompt tokens, and
+on CPU TRL's fused LM head scores every position, prompt included. On the embedded tiny model that repeated
+prompt work is most of a step. ``SharedPromptGRPOTrainer`` computes it once per group:
+
+* **log-prob passes** (policy with gradient, reference without): the prompt (image included) runs once per
+  distinct prompt with a KV cache, the cache is indexed out to the G rows (autograd sums the G gradients
+  into the one prompt pass, which is exactly the gradient of G separate copies), the completion tokens run
+  on top of it, and the LM head scores only the real completion tokens (TRL's own chunked log-prob kernel).
+* **generation**: the prefill runs once per distinct prompt and its cache is expanded to the G rows; decoding
+  then feeds only the rows that have not ended. Sampling calls ``torch.multinomial`` on the full batch at every
+  step exactly as ``transformers``' ``_sample`` does, so the random stream, hence the completions, are the same.
+
+Nothing else changes: same loss, same completions for a seed, same number of updates. The rows of a group are
+found by content (prompt tokens, mask and image pixels), so shuffled batches work. Whatever this does not
+cover (several processes, PEFT, gradient checkpointing, dropout, vLLM, tools, models without Qwen-VL style
+M-RoPE position ids or without a KV cache, beams, streamers) falls back to TRL's code, and the first log-prob
+pass of a run is checked against TRL's own (``verify``): a mismatch warns and turns the shared path off.
+
+``PR1BENCH_GRPO_TRAINER=plain`` in the environment makes ``run_grpo`` use TRL's GRPOTrainer unchanged.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import logging
+import os
+import warnings
+from typing import Any
+
+import torch
+from trl import GRPOTrainer
+
+log = logging.getLogger(__name__)
+
+ENV_TRAINER = "PR1BENCH_GRPO_TRAINER"
+"""Environment variable: ``plain`` selects TRL's GRPOTrainer as is (the opt-out), anything else the shared one."""
+
+VERIFY_ATOL = 1e-4
+"""Largest |log-prob difference| the first shared pass may show against TRL's own (float32 reordering: ~1e-6)."""
+
+_MM_UNSUPPORTED = ("pixel_attention_mask", "spatial_shapes", "num_tiles", "image_sizes", "token_type_ids",
+                   "image_position_ids")
+
+
+def grpo_trainer_class() -> type:
+    """The trainer ``run_grpo`` builds: the shared-prompt one, or TRL's own with ``PR1BENCH_GRPO_TRAINER=plain``."""
+    choice = os.environ.get(ENV_TRAINER, "shared").strip().lower()
+    if choice == "plain":
+        return GRPOTrainer
+    if choice not in ("", "shared"):
+        raise ValueError(f"{ENV_TRAINER}={choice!r}: use 'plain' (TRL's GRPOTrainer) or 'shared' (the default)")
+    return SharedPromptGRPOTrainer
+
+
+def prompt_groups(prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, pixel_values: torch.Tensor | None,
+                  image_grid_thw: torch.Tensor | None, num_images: list[int] | None
+                  ) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Rows with identical prompt tokens, mask and image pixels: (first row of each group, group of each row).
+
+    Returns None when no two rows share a prompt (nothing to save) or the image layout is not one block of
+    ``image_grid_thw`` rows per sample. Pixels are compared exactly (``torch.equal``), never hashed.
+    """
+    n = prompt_ids.size(0)
+    blocks: list[torch.Tensor | None] = [None] * n
+    img_rows: list[tuple[int, int]] = [(0, 0)] * n
+    if pixel_values is None and image_grid_thw is not None:
+        return None  # images without their pixels: rows cannot be compared
+    if pixel_values is not None:
+        if image_grid_thw is None or num_images is None or len(num_images) != n:
+            return None
+        per_image = image_grid_thw.prod(-1).tolist()
+        if sum(per_image) != pixel_values.size(0):
+            return None
+        row = img = 0
+        for i, k in enumerate(num_images):
+            rows = sum(per_image[img:img + k])
+            blocks[i] = pixel_values[row:row + rows]
+            img_rows[i] = (img, img + k)
+            row, img = row + rows, img + k
+    ids, mask = prompt_ids.cpu(), prompt_mask.cpu()
+    grid = image_grid_thw.cpu() if image_grid_thw is not None else None
+    reps: list[int] = []
+    by_key: dict[bytes, list[int]] = {}
+    inverse = []
+    for i in range(n):
+        key = ids[i].numpy().tobytes() + mask[i].numpy().tobytes()
+        if grid is not None:
+            key += grid[img_rows[i][0]:img_rows[i][1]].numpy().tobytes()
+        for g in by_key.setdefault(key, []):
+            b_i, b_g = blocks[i], blocks[reps[g]]
+            if b_i is None or (b_g is not None and torch.equal(b_i, b_g)):
+                inverse.append(g)
+                break
+        else:
+            by_key[key].append(len(reps))
+            inverse.append(len(reps))
+            reps.append(i)
+    if len(reps) == n:
+        return None
+    dev = prompt_ids.device
+    return torch.tensor(reps, device=dev), torch.tensor(inverse, device=dev)
+
+
+def _select_images(pixel_values: torch.Tensor, image_grid_thw: torch.Tensor, num_images: list[int],
+                   rows: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The pixel rows and grid rows of the given samples, in that order."""
+    per_image = image_grid_thw.prod(-1).tolist()
+    img_start = [0]
+    for k in num_images:
+        img_start.append(img_start[-1] + k)
+    pix_start = [0]
+    for p in per_image:
+        pix_start.append(pix_start[-1] + p)
+    pv, grid = [], []
+    for r in rows:
+        a, b = img_start[r], img_start[r + 1]
+        pv.append(pixel_values[pix_start[a]:pix_start[b]])
+        grid.append(image_grid_thw[a:b])
+    return torch.cat(pv), torch.cat(grid)
+
+
+class SharedPromptGRPOTrainer(GRPOTrainer):
+    """GRPOTrainer that computes each group's shared prompt once per pass (see the module docstring).
+
+    Args beyond GRPOTrainer's:
+        verify: compare the first shared log-prob pass with TRL's own and fall back on a mismatch.
+    """
+
+    def __init__(self, *args: Any, verify: bool = True, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._shared_verify = verify
+        self._shared_ok: bool | None = None  # None: not decided yet (needs the first batch)
+        self.shared_stats = {"logp_shared": 0, "logp_plain": 0, "gen_shared": 0, "gen_plain": 0}
+
+    # ---- when the shared path applies -------------------------------------------------------------------
+    def _shared_supported(self) -> bool:
+        if self._shared_ok is None:
+            self._shared_ok = self._check_supported()
+        return self._shared_ok
+
+    def _check_supported(self) -> bool:
+        from accelerate.utils import is_peft_model
+
+        reasons = []
+        if self.accelerator.num_processes != 1:
+            reasons.append("several processes")
+        model = self.model
+        if is_peft_model(model):
+            reasons.append("PEFT model")
+        if self.args.gradient_checkpointing:
+            reasons.append("gradient checkpointing")
+        if self.use_vllm or self.use_transformers_continuous_batching or self.tools or self.rollout_func:
+            reasons.append("vLLM / continuous batching / tools / rollout_func")
+        if self.args.cast_lm_head_to_fp32:
+            reasons.append("cast_lm_head_to_fp32")
+        text_cfg = model.config.get_text_config()
+        if getattr(text_cfg, "final_logit_softcapping", None) is not None or any(
+                getattr(text_cfg, k, None) is not None
+                for k in ("logit_scale", "output_multiplier", "lm_head_multiplier", "logits_scaling")):
+            reasons.append("scaled or soft-capped logits")
+        if any(isinstance(m, torch.nn.Dropout) and m.p > 0 for m in model.modules()) or any(
+                float(getattr(c, k, 0.0) or 0.0) > 0 for c in (text_cfg, model.config)
+                for k in ("attention_dropout", "hidden_dropout", "dropout")):
+            reasons.append("dropout (the G copies of a prompt would get different masks)")
+        backbone = getattr(model, "base_model", None)
+        if backbone is None or backbone is model or model.get_output_embeddings() is None:
+            reasons.append("no separate backbone / LM head")
+        elif self._is_vlm and not hasattr(backbone, "compute_3d_position_ids"):
+            reasons.append(f"{type(backbone).__name__} has no compute_3d_position_ids (not a Qwen-VL family)")
+        if reasons:
+            log.info("shared-prompt GRPO off, TRL's code used: %s", "; ".join(reasons))
+        return not reasons
+
+    # ---- log-prob passes ----------------------------------------------------------------------------------
+    def _get_per_token_logps_and_entropies(self, model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                                           logits_to_keep: int, batch_size: int | None = None,
+                                           compute_entropy: bool = False, compute_aux_loss: bool = False,
+                                           pixel_values: torch.Tensor | None = None,
+                                           image_grid_thw: torch.Tensor | None = None,
+                                           num_images: list[int] | None = None, mm_token_type_ids: Any = None,
+                                           **other: Any) -> Any:
+        plain = functools.partial(
+            super()._get_per_token_logps_and_entropies, model, input_ids, attention_mask, logits_to_keep,
+            batch_size=batch_size, compute_entropy=compute_entropy, compute_aux_loss=compute_aux_loss,
+            pixel_values=pixel_values, image_grid_thw=image_grid_thw, num_images=num_images,
+            mm_token_type_ids=mm_token_type_ids, **other)
+        if (compute_aux_loss or any(other.get(k) is not None for k in _MM_UNSUPPORTED)
+                or not self._shared_supported() or model is not self.accelerator.unwrap_model(model)):
+            self.shared_stats["logp_plain"] += 1
+            return plain()
+        bs = batch_size or input_ids.size(0)
+        logps, ents = [], []
+        for start in range(0, input_ids.size(0), bs):
+            end = min(start + bs, input_ids.size(0))
+            sl = slice(start, end)
+            pv = grid = None
+            n_img = None
+            if pixel_values is not None:
+                n_img = num_images[sl]
+                pv, grid = _select_images(pixel_values, image_grid_thw, num_images, list(range(start, end)))
+            lp, ent = self._shared_logps(model, input_ids[sl], attention_mask[sl], logits_to_keep, compute_entropy,
+                                         pv, grid, n_img, None if mm_token_type_ids is None else mm_token_type_ids[sl])
+            logps.append(lp)
+            ents.append(ent)
+        self.shared_stats["logp_shared"] += 1
+        logps_t = torch.cat(logps)
+        ents_t = torch.cat(ents) if compute_entropy else None
+        if self._shared_verify:
+            self._shared_verify = False
+            with torch.no_grad():
+                ref_lp, ref_ent, _ = plain()
+            valid = attention_mask[:, -logits_to_keep:].bool()
+            err = (logps_t.detach() - ref_lp)[valid].abs().max().item() if valid.any() else 0.0
+            if compute_entropy:
+                err = max(err, (ents_t.detach() - ref_ent)[valid].abs().max().item() if valid.any() else 0.0)
+            if not err <= VERIFY_ATOL:
+                warnings.warn(f"shared-prompt GRPO: the first log-prob pass differs from TRL's by {err:.2e} "
+                              f"(> {VERIFY_ATOL}); falling back to TRL's GRPOTrainer code for this run", stacklevel=2)
+                self._shared_ok = False
+                return (ref_lp, ref_ent, None) if not torch.is_grad_enabled() else plain()
+            log.info("shared-prompt GRPO: first log-prob pass matches TRL's (max |diff| %.1e)", err)
+        return logps_t, ents_t, None
+
+    def _shared_logps(self, model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor, n_comp: int,
+                      compute_entropy: bool, pixel_values: torch.Tensor | None, image_grid_thw: torch.Tensor | None,
+                      num_images: list[int] | None, mm_token_type_ids: torch.Tensor | None
+                      ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        from trl.kernels import ChunkedLogProbFunction
+        from trl.trainer.utils import _CHUNKED_LOGPROB_CHUNK_SIZE
+
+        n_prompt = input_ids.size(1) - n_comp
+        backbone = model.base_model
+        groups = prompt_groups(input_ids[:, :n_prompt], attention_mask[:, :n_prompt], pixel_values,
+                               image_grid_thw, num_images)
+        if groups is None:
+            reps = torch.arange(input_ids.size(0), device=input_ids.device)
+            inverse = reps
+        else:
+            reps, inverse = groups
+        with self.accelerator.autocast():
+            position_ids = None
+            if hasattr(backbone, "compute_3d_position_ids"):
+                # exactly what the model's own full-sequence forward computes (M-RoPE from tokens, grid and mask)
+                with torch.no_grad():
+                    position_ids = backbone.compute_3d_position_ids(
+                        input_ids=input_ids, inputs_embeds=None, image_grid_thw=image_grid_thw,
+                        attention_mask=attention_mask, cache=None, mm_token_type_ids=mm_token_type_ids)
+            if position_ids is None:  # a text model: positions are 0..L-1 whatever the padding
+                position_ids = torch.arange(input_ids.size(1), device=input_ids.device).view(1, 1, -1).expand(
+                    3, input_ids.size(0), -1)
+            rep_list = reps.tolist()
+            pref_kwargs: dict[str, Any] = {}
+            if pixel_values is not None:
+                pref_kwargs["pixel_values"], pref_kwargs["image_grid_thw"] = _select_images(
+                    pixel_values, image_grid_thw, num_images, rep_list)
+            if mm_token_type_ids is not None:
+                pref_kwargs["mm_token_type_ids"] = mm_token_type_ids[reps, :n_prompt]
+            prefix = backbone(input_ids=input_ids[reps, :n_prompt], attention_mask=attention_mask[reps, :n_prompt],
+                              position_ids=position_ids[:, reps, :n_prompt], use_cache=True, **pref_kwargs)
+            cache = prefix.cache
+            if groups is not None:
+                cache.batch_select_indices(inverse)
+            comp = backbone(input_ids=input_ids[:, n_prompt:], attention_mask=attention_mask,
+                            position_ids=position_ids[:, :, n_prompt:], cache=cache, use_cache=True)
+            # the hidden state at position t predicts token t+1: the last prompt position predicts completion token 0
+            hidden = torch.cat([prefix.last_hidden_state[:, -1:][inverse], comp.last_hidden_state[:, :-1]], dim=1)
+            targets = input_ids[:, n_prompt:]
+            valid = attention_mask[:, n_prompt:].bool()
+            head = model.get_output_embeddings()
+            outputs = ("log_probs", "entropy") if compute_entropy else ("log_probs",)
+            per_token = ChunkedLogProbFunction.apply(hidden[valid], head.weight, head.bias, targets[valid],
+                                                     self.temperature, _CHUNKED_LOGPROB_CHUNK_SIZE, None, 1.0, outputs)
+        logps = per_token[0].new_zeros(valid.shape).masked_scatter(valid, per_token[0])
+        ent = per_token[1].new_zeros(valid.shape).masked_scatter(valid, per_token[1]) if compute_entropy else None
+        return logps, ent
+
+    # ---- prompt tokenization ----------------------------------------------------------------------------
+    def _tokenize_prompts(self, prompts: list) -> Any:
+        """Tokenize (and preprocess the image of) each run of identical adjacent prompts once, then repeat it.
+
+        The processor treats every prompt of a batch on its own, so the repeated outputs are the ones it would
+        have produced for each copy.
+        """
+        runs = _equal_runs(prompts) if (self._shared_supported() and self.environment_factories is None) else None
+        if runs is None:
+            return super()._tokenize_prompts(prompts)
+        firsts = [prompts[a] for a, _ in runs]
+        prompt_ids, images, fields = super()._tokenize_prompts(firsts)
+        counts = [b - a for a, b in runs]
+        out = _repeat_fields(fields, counts, prompt_ids)
+        if out is None:
+            return super()._tokenize_prompts(prompts)
+        rep_ids = [ids for ids, c in zip(prompt_ids, counts, strict=True) for _ in range(c)]
+        rep_images = None if images is None else [im for im, c in zip(images, counts, strict=True) for _ in range(c)]
+        return rep_ids, rep_images, out
+
+    # ---- generation ---------------------------------------------------------------------------------------
+    def _generate_single_turn(self, prompt_ids: Any, images: Any, multimodal_fields: Any, num_generations: int,
+                              has_tool_images: bool = False) -> Any:
+        """Generate from each distinct prompt once with ``num_return_sequences=G`` when the G copies are adjacent.
+
+        ``generate`` then encodes each image once and repeats the encoded prompt G times before sampling, so the
+        batch it samples from, its order and the random stream are those of the G copies.
+        """
+        uniq = None
+        if self._shared_supported() and not has_tool_images:
+            uniq = _adjacent_groups(prompt_ids, multimodal_fields, num_generations)
+        if uniq is None:
+            self.shared_stats["gen_plain"] += 1
+            return super()._generate_single_turn(prompt_ids, images, multimodal_fields, num_generations,
+                                                 has_tool_images)
+        u_ids, u_fields = uniq
+        config = self.generation_config
+        self.generation_config = copy.copy(config)
+        self.generation_config.num_return_sequences = num_generations * (config.num_return_sequences or 1)
+        model = self.accelerator.unwrap_model(self.model)
+        model.generate = functools.partial(type(model).generate, model, custom_generate=_grouped_sample)
+        try:
+            self.shared_stats["gen_shared"] += 1
+            return super()._generate_single_turn(u_ids, None if images is None else images[::num_generations],
+                                                 u_fields, num_generations, has_tool_images)
+        finally:
+            self.generation_config = config
+            del model.generate
+
+
+def _adjacent_groups(prompt_ids: list[list[int]], fields: dict[str, Any], g: int
+                     ) -> tuple[list[list[int]], dict[str, Any]] | None:
+    """The first prompt of each run of ``g`` identical adjacent prompts, and their multimodal fields.
+
+    None unless the batch is exactly such runs (same tokens and same pixels within each run) and every field
+    has a known layout: ``pixel_values`` by ``image_grid_thw`` blocks, ``image_grid_thw`` one row per image,
+    per-prompt lists. One image per prompt is the only image layout handled.
+    """
+    n = len(prompt_ids)
+    if g < 2 or n % g or set(fields) - {"pixel_values", "image_grid_thw", "mm_token_type_ids"}:
+        return None
+    starts = list(range(0, n, g))
+    if any(prompt_ids[s + j] != prompt_ids[s] for s in starts for j in range(1, g)):
+        return None
+    out: dict[str, Any] = {}
+    pv, grid = fields.get("pixel_values"), fields.get("image_grid_thw")
+    if (pv is None) != (grid is None):
+        return None
+    if pv is not None:
+        if not isinstance(pv, torch.Tensor) or grid.size(0) != n:
+            return None
+        per = grid.prod(-1).tolist()
+        offs = [0]
+        for p in per:
+            offs.append(offs[-1] + p)
+        if offs[-1] != pv.size(0):
+            return None
+        for s in starts:
+            a = pv[offs[s]:offs[s + 1]]
+            if any(not torch.equal(grid[s + j], grid[s]) or not torch.equal(pv[offs[s + j]:offs[s + j + 1]], a)
+                   for j in range(1, g)):
+                return None
+        out["pixel_values"] = torch.cat([pv[offs[s]:offs[s + 1]] for s in starts])
+        out["image_grid_thw"] = grid[starts]
+    if "mm_token_type_ids" in fields:
+        mm = fields["mm_token_type_ids"]
+        if isinstance(mm, torch.Tensor):
+            out["mm_token_type_ids"] = mm[starts]
+        else:
+            out["mm_token_type_ids"] = [mm[s] for s in starts]
+    return [prompt_ids[s] for s in starts], out
+
+
+def _same_part(a: Any, b: Any) -> bool:
+    if a is b:
+        return True
+    if hasattr(a, "tobytes") and hasattr(b, "tobytes") and hasattr(a, "size") and hasattr(a, "mode"):
+        return a.size == b.size and a.mode == b.mode and a.tobytes() == b.tobytes()
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_part(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(_same_part(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, str | int | float | bool | type(None)) and isinstance(b, str | int | float | bool | type(None)):
+        return a == b
+    return False
+
+
+def _equal_runs(prompts: list) -> list[tuple[int, int]] | None:
+    """[start, end) of each run of identical adjacent prompts (images compared by pixels); None if no run > 1."""
+    runs: list[tuple[int, int]] = []
+    start = 0
+    for i in range(1, len(prompts) + 1):
+        if i == len(prompts) or not _same_part(prompts[i], prompts[start]):
+            runs.append((start, i))
+            start = i
+    return runs if len(runs) < len(prompts) else None
+
+
+def _repeat_fields(fields: dict[str, Any], counts: list[int], prompt_ids: list[Any]) -> dict[str, Any] | None:
+    """Each prompt's multimodal fields repeated ``counts[i]`` times; None for a field layout not known here."""
+    n = len(counts)
+    out: dict[str, Any] = {}
+    for k, v in fields.items():
+        if k == "image_grid_thw" or k == "pixel_values":
+            continue
+        if isinstance(v, list) and len(v) == n:
+            out[k] = [x for x, c in zip(v, counts, strict=True) for _ in range(c)]
+        elif isinstance(v, torch.Tensor) and v.dim() >= 1 and v.size(0) == n and len(prompt_ids) == n:
+            out[k] = v.repeat_interleave(torch.tensor(counts, device=v.device), dim=0)
+        else:
+            return None
+    pv, grid = fields.get("pixel_values"), fields.get("image_grid_thw")
+    if (pv is None) != (grid is None):
+        return None
+    if pv is not None:
+        if not isinstance(pv, torch.Tensor) or not isinstance(grid, torch.Tensor) or grid.size(0) != n:
+            return None  # one image per prompt is the layout handled
+        per = grid.prod(-1).tolist()
+        if sum(per) != pv.size(0):
+            return None
+        blocks = torch.split(pv, per)
+        out["pixel_values"] = torch.cat([b for b, c in zip(blocks, counts, strict=True) for _ in range(c)])
+        out["image_grid_thw"] = grid.repeat_interleave(torch.tensor(counts, device=grid.device), dim=0)
+    return out
+
+
+_DECODE_KWARGS = {"attention_mask", "mm_token_type_ids", "position_ids", "mm_encoder_outputs", "logits_to_keep",
+                  "cache", "use_cache"}
+_DECODE_FAMILIES = ("qwen2_vl", "qwen2_5_vl")
+
+
+def _grouped_sample(model: Any, input_ids: torch.Tensor, logits_processor: Any, stopping_criteria: Any,
+                    generation_config: Any, synced_gpus: bool = False, streamer: Any = None,
+                    **model_kwargs: Any) -> torch.Tensor:
+    """``transformers``' ``_sample`` for G adjacent copies of each prompt: one prefill per prompt, and decoding
+    steps that feed only the rows still running.
+
+    Token choice is ``_sample``'s: the logits processors see the whole batch (rows that have ended get zero
+    logits, which only they see and which are replaced by padding anyway), then ``torch.multinomial`` draws
+    for every row, so the random stream is consumed exactly as in ``_sample``. Anything else (other model
+    families, streamers, beams, returned dicts, a pre-filled cache, inputs_embeds, unknown kwargs) runs
+    ``_sample`` itself.
+    """
+    from transformers.cache_utils import DynamicCache
+    from transformers.generation.utils import GenerationMixin
+
+    n, g = input_ids.size(0), int(generation_config.num_return_sequences or 1)
+    cache, pos = model_kwargs.get("cache"), model_kwargs.get("position_ids")
+    mm = model_kwargs.get("mm_encoder_outputs") or {}
+    image = mm.get("image")
+    pooled = getattr(image, "pooler_output", None)
+    if (synced_gpus or streamer is not None or generation_config.return_dict_in_generate
+            or generation_config.num_beams != 1 or g < 2 or n % g or set(model_kwargs) - _DECODE_KWARGS
+            or model.config.model_type not in _DECODE_FAMILIES or not isinstance(cache, DynamicCache)
+            or cache.get_seq_length() != 0 or generation_config.prefill_chunk_size is not None
+            or pos is None or pos.dim() != 3 or set(mm) - {"image"}
+            or (image is not None and (not isinstance(pooled, tuple | list) or len(pooled) != n))):
+        return GenerationMixin._sample(model, input_ids, logits_processor, stopping_criteria, generation_config,
+                                       synced_gpus=synced_gpus, streamer=streamer, **model_kwargs)
+    dev = input_ids.device
+    reps = torch.arange(0, n, g, device=dev)
+    mask = model_kwargs.get("attention_mask")
+    sub: dict[str, Any] = {"cache": cache, "use_cache": True, "logits_to_keep": model_kwargs.get("logits_to_keep", 1),
+                           "position_ids": pos[:, reps]}
+    if mask is not None:
+        sub["attention_mask"] = mask[reps]
+    if model_kwargs.get("mm_token_type_ids") is not None:
+        sub["mm_token_type_ids"] = model_kwargs["mm_token_type_ids"][reps]
+    if image is not None:
+        one = copy.copy(image)
+        one.pooler_output = tuple(pooled[i] for i in range(0, n, g))
+        sub["mm_encoder_outputs"] = {"image": one}
+    out = model(**model.prepare_inputs_for_generation(input_ids[reps], is_first_iteration=True, **sub),
+                return_dict=True)
+    cache = out.cache
+    cache.batch_repeat_interleave(g)
+    logits = out.logits[:, -1].to(dtype=torch.float32).repeat_interleave(g, dim=0)
+    del out
+    pad = generation_config._pad_token_tensor
+    has_eos = any(hasattr(c, "eos_token_id") for c in stopping_criteria)
+    unfinished = torch.ones(n, dtype=torch.long, device=dev)
+    active = torch.arange(n, device=dev)  # the rows the cache holds, in order
+    last_pos = pos[..., -1:]
+    while True:
+        scores = logits_processor(input_ids, logits)
+        if generation_config.do_sample:
+            next_tokens = torch.multinomial(torch.nn.functional.softmax(scores, dim=-1), num_samples=1).squeeze(1)
+        else:
+            next_tokens = torch.argmax(scores, dim=-1)
+        if has_eos and pad is not None:
+            next_tokens = next_tokens * unfinished + pad.to(dev) * (1 - unfinished)
+        input_ids = torch.cat([input_ids, next_tokens[:, None]], dim=-1)
+        if mask is not None:
+            mask = torch.cat([mask, mask.new_ones((n, 1))], dim=-1)
+        last_pos = last_pos + 1
+        unfinished = unfinished & ~stopping_criteria(input_ids, scores)
+        if unfinished.max() == 0:
+            return input_ids
+        keep = unfinished.nonzero().squeeze(1)
+        if keep.numel() != active.numel():
+            cache.batch_select_indices(torch.searchsorted(active, keep))
+            active = keep
+        step: dict[str, Any] = {"input_ids": next_tokens[active, None], "position_ids": last_pos[:, active],
+                                "cache": cache, "use_cache": True, "logits_to_keep": 1}
+        if mask is not None:
+            step["attention_mask"] = mask[active]
+        if "mm_token_type_ids" in model_kwargs:
+            step["mm_token_type_ids"] = torch.zeros_like(step["input_ids"])
+        out = model(**step, return_dict=True)
+        cache = out.cache
+        logits = torch.zeros((n, out.logits.size(-1)), dtype=torch.float32, device=dev)
+        logits[active] = out.logits[:, -1].to(dtype=torch.float32)
+        del out
