@@ -181,8 +181,9 @@ def runs_show(
         found = get_run(run_id)
     if found is None:
         fail(f"no run {run_id!r} in the database (see `pr1bench runs ls`)", code=1)
+    layout = run_layout(found["run"])
     if as_json:
-        out = {"run": found["run"], "final_metrics": _records(found["final_metrics"]),
+        out = {"run": found["run"], "distributed": layout, "final_metrics": _records(found["final_metrics"]),
                "train_summary": _records(found["train_summary"])}  # fmt: skip
         sys.stdout.write(json.dumps(out, indent=2, default=str) + "\n")
         return
@@ -193,12 +194,36 @@ def runs_show(
         render(found["train_summary"], OutputFormat.table, title="training log")
 
 
+def run_layout(run: dict[str, Any]) -> dict[str, Any]:
+    """The process layout a run trained with (run.json ``distributed``, kept in the runs row's ``extra``).
+
+    Runs recorded before pr1bench wrote it have none: they ran one process unless their launch config said more.
+    """
+    extra = run.get("extra")
+    if isinstance(extra, str):
+        try:
+            extra = json.loads(extra)
+        except ValueError:
+            extra = None
+    d = (extra or {}).get("distributed") if isinstance(extra, dict) else None
+    if not isinstance(d, dict):
+        return {"world_size": None, "num_machines": None, "distributed_type": None, "backend": None,
+                "recorded": False}
+    keys = ("world_size", "num_machines", "processes_per_machine", "distributed_type", "backend", "device")
+    return {**{k: d.get(k) for k in keys}, "recorded": not d.get("planned", False)}
+
+
 def _show_provenance(run: dict[str, Any]) -> None:
     from rich.table import Table
 
     table = Table(title=f"run {run['run_id']}", show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
+    lay = run_layout(run)
+    if lay["world_size"] is not None:
+        table.add_row("world size", f"{lay['world_size']} ({lay['num_machines']} machine(s) x "
+                      f"{lay.get('processes_per_machine')} process(es))" + ("" if lay["recorded"] else ", as launched"))
+        table.add_row("distributed", f"{lay['distributed_type']}, backend {lay['backend'] or 'none'}")
     for key, value in run.items():
         if key == "config":
             value = json.dumps(value, sort_keys=True)

@@ -158,12 +158,14 @@ def _compute(study: Any, quick: bool) -> dict[str, dict[str, dict[str, float]]]:
                max(t.step) AS steps,
                max(t.value) FILTER (WHERE t.name = 'train_runtime') AS secs,
                max(t.value) FILTER (WHERE t.name = 'train_samples_per_second') AS sps,
-               max(t.value) FILTER (WHERE t.name = 'num_tokens') AS tokens
+               max(t.value) FILTER (WHERE t.name = 'num_tokens') AS tokens,
+               any_value(json_extract(r.extra, '$.distributed')) AS layout
         FROM {current} r JOIN train_metrics t ON t.run_id = r.run_id
         WHERE json_extract_string(r.config, '$.run.study.arm') = 'main'
         GROUP BY ALL""", params)
     per_run: dict[str, dict[str, float]] = {}
     info: dict[str, tuple[str, str, Any]] = {}
+    layouts: dict[str, str] = {}
     for row in df.itertuples(index=False):
         secs, sps, tok = num(row.secs), num(row.sps), num(row.tokens)
         acc = per_run.setdefault(row.run_id, {"steps": 0.0, "sequences": 0.0, "tokens": 0.0, "seconds": 0.0})
@@ -172,17 +174,31 @@ def _compute(study: Any, quick: bool) -> dict[str, dict[str, dict[str, float]]]:
         acc["tokens"] += tok
         acc["seconds"] += secs
         info[row.run_id] = (row.task, row.variant, row.parent_run)
+        layouts[row.run_id] = layout_label(row.layout)
     sums: dict[tuple[str, str], list[dict[str, float]]] = {}
+    seen: dict[tuple[str, str], set[str]] = {}
     for run_id, acc in per_run.items():
         task, variant, parent = info[run_id]
         total = dict(acc)
         if variant == "sft-grpo" and parent in per_run:
             total = {k: v + per_run[parent][k] for k, v in acc.items()}
         sums.setdefault((task, variant), []).append(total)
-    out: dict[str, dict[str, dict[str, float]]] = {}
+        seen.setdefault((task, variant), set()).add(layouts[run_id])
+    out: dict[str, dict[str, dict[str, Any]]] = {}
     for (task, variant), rows in sorted(sums.items()):
         out.setdefault(task, {})[variant] = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
+        out[task][variant]["layout"] = "; ".join(sorted(seen[(task, variant)]))
     return out
+
+
+def layout_label(value: Any) -> str:
+    """run.json's ``distributed`` as one short cell: "1 process", "2 x gloo (MULTI_CPU, 2 machines)"."""
+    d = json.loads(value) if isinstance(value, str) else value
+    if not isinstance(d, dict) or int(d.get("world_size") or 1) <= 1:
+        return "1 process"
+    machines = int(d.get("num_machines") or 1)
+    where = f", {machines} machines" if machines > 1 else ""
+    return f"{d['world_size']} x {d.get('backend') or '?'} ({d.get('distributed_type') or '?'}{where})"
 
 
 def _report(study: Any, quick: bool, out: Path | None, reference_out: Path | None, *, quiet: bool = False) -> str:

@@ -145,13 +145,14 @@ def compute_table(compute: dict[str, dict[str, dict[str, float]]], tasks: list[s
            "Mean over seeds, main arm, from the trainers' logs: optimizer steps, sequences trained on (GRPO: sampled "
            "completions), tokens, and seconds in the training loop (GRPO's rollouts included; model loading and "
            "evaluation not). sft-grpo counts its parent SFT run too.", "",
-           "| task | variant | steps | sequences | tokens | train seconds |", "|---|---|---|---|---|---|"]
+           "| task | variant | steps | sequences | tokens | train seconds | processes |",
+           "|---|---|---|---|---|---|---|"]
     for task in tasks:
         for v in VARIANTS:
             c = compute.get(task, {}).get(v)
             if c:
                 out.append(f"| {task} | {v} | {c['steps']:.0f} | {c['sequences']:.0f} | {c['tokens']:,.0f} | "
-                           f"{c['seconds']:.1f} |")
+                           f"{c['seconds']:.1f} | {c.get('layout') or '1 process'} |")
     return [*out, ""]
 
 

@@ -18,7 +18,7 @@ from pr1bench.launch import now_iso, read_run, update_run, write_json_atomic
 from pr1bench.runspec import RunSpec, phases_of, resolved_trainer
 from pr1bench.spec import TaskSpec
 from pr1bench.task_rewards import build_task_rewards
-from pr1bench.train import dist
+from pr1bench.train import dist, rollout_trace
 
 
 def _set_seed(seed: int) -> None:
@@ -141,6 +141,7 @@ def _run_phase(phase: str, spec: RunSpec, task: TaskSpec, run_dir: Path, model_p
     if phase == "sft":
         return run_sft(**common, trainer_cfg=cfg)
     funcs, weights = build_task_rewards(task, cot=cot)
+    funcs = rollout_trace.trace(funcs, run_dir)
     cfg = {**vllm_trainer_keys(spec.vllm), **cfg}
     evaluator = _intermediate_evaluator(spec, task, cot) if spec.eval.every_steps else None
     max_new = task.generation.cot_max_new_tokens if cot else task.generation.max_new_tokens

@@ -48,7 +48,8 @@ def grouped_sft_trainer(lengths: list[int]) -> Any:
         def _get_train_sampler(self, train_dataset: Any = None) -> Any:
             g = torch.Generator()
             g.manual_seed(int(self.args.seed))
-            bs = self.args.train_batch_size * self.args.gradient_accumulation_steps
+            # the global batch: each optimizer step then takes the same samples whatever the process count
+            bs = self.args.train_batch_size * self.args.gradient_accumulation_steps * self.args.world_size
             return LengthGroupedSampler(bs, lengths=lengths, generator=g)
 
     return _Grouped
