@@ -17,12 +17,19 @@ Choices, stated once so every table means the same thing:
 * A difference of two variants resamples each variant's seeds independently (the seeds of SFT and GRPO are
   different trainings, not pairs). With one seed per variant, per-bucket gains fall back to resampling the
   evaluation **samples** (paired by sample id when both runs scored the same samples), and the table says so.
+* The study's findings use a **two-level bootstrap** (``two_level``) when per-sample scores are stored: each
+  resample draws every variant's seeds with replacement (level 1: training variance) and, independently, one
+  resample of the evaluation images shared by all runs (level 2: evaluation variance), stratified by complexity
+  bucket. Sharing the image draw keeps the comparison paired over the same images (an image that every model
+  finds hard is hard in both arms), and resampling seeds keeps the training variance that a one-run-per-arm
+  paired interval leaves out. The interval is the percentile interval of the statistic over ``N_RESAMPLES``
+  resamples; the two variance components (seeds only, images only) are kept for the power notes.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,7 +48,11 @@ class Estimate:
     lo: float | None
     hi: float | None
     n: int
-    basis: str = "seeds"  # what was resampled: seeds | samples | none
+    basis: str = "seeds"  # what was resampled: seeds | samples | seeds+samples | none
+    n_samples: int = 0  # evaluation images behind a two-level estimate (0: not a per-sample estimate)
+    var_seed: float | None = None  # two-level: variance of the statistic when only the seeds are resampled
+    var_sample: float | None = None  # two-level: variance when only the images are resampled
+    metric_value: float | None = None  # the same statistic on the run-level metric, when ``value`` is a proxy
 
     @property
     def has_interval(self) -> bool:
@@ -111,6 +122,70 @@ def paired_diff_ci(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndar
     keep = np.isfinite(xa) & np.isfinite(xb)
     est = mean_ci(xa[keep] - xb[keep], basis="samples")
     return est if est is None or est.n > 1 else Estimate(est.value, None, None, est.n, "none")
+
+
+def two_level(mats: Sequence[np.ndarray], groups: np.ndarray | None = None, *,
+              statistic: Callable[[list[np.ndarray]], np.ndarray] | None = None, n_resamples: int = N_RESAMPLES,
+              seed: int = SEED, metric_value: float | None = None) -> Estimate | None:
+    """Two-level bootstrap of a statistic of several variants' per-sample scores on the same images.
+
+    ``mats[i]`` is variant i's scores, shape (seeds_i, images), every row scored on the same images in the same
+    column order. ``groups`` (ints, one per image; default all 0) stratifies the image resampling (complexity
+    buckets). The statistic receives, per variant, an array (resamples, groups) of the group means averaged over
+    the drawn seeds, and returns one value per resample; the default is mats[0] - mats[1] on the single group.
+    Level 1 draws each variant's seeds with replacement, independently; level 2 draws the images within each
+    group with replacement, once per resample, shared by all variants (paired over images). Deterministic for a
+    given ``seed``. Returns None when a variant has no seeds or no images, or the statistic is not finite.
+    """
+    arrs = [np.asarray(m, dtype=float) for m in mats]
+    if not arrs or any(a.ndim != 2 or a.shape[0] == 0 or a.shape[1] == 0 for a in arrs):
+        return None
+    n_img = arrs[0].shape[1]
+    if any(a.shape[1] != n_img for a in arrs):
+        raise ValueError("two_level: every variant must be scored on the same images")
+    g = np.zeros(n_img, dtype=int) if groups is None else np.asarray(groups, dtype=int)
+    labels = np.unique(g)
+    members = [np.flatnonzero(g == lab) for lab in labels]
+    stat = statistic or (lambda ms: ms[0][:, 0] - ms[1][:, 0])
+    full = [np.stack([a[:, idx].mean(axis=1) for idx in members], axis=1) for a in arrs]  # (seeds, groups)
+    value_arr = np.asarray(stat([f.mean(axis=0, keepdims=True) for f in full]), dtype=float)
+    if value_arr.size != 1 or not math.isfinite(float(value_arr.ravel()[0])):
+        return None
+    value = float(value_arr.ravel()[0])
+    rng = np.random.default_rng(seed)
+    # level 2: one stratified image draw per resample, as multinomial counts (weights) per group
+    weights = [rng.multinomial(idx.size, np.full(idx.size, 1.0 / idx.size), size=n_resamples) for idx in members]
+    # per variant and seed, the weighted group means under each image draw: (seeds, resamples, groups)
+    per_seed = [np.stack([(a[:, idx] @ w.T) / idx.size for idx, w in zip(members, weights, strict=True)], axis=2)
+                for a in arrs]
+    # level 1: each variant's seeds drawn with replacement, as counts
+    seed_counts = [np.stack([np.bincount(rng.integers(0, a.shape[0], a.shape[0]), minlength=a.shape[0])
+                             for _ in range(n_resamples)]) / a.shape[0] for a in arrs]  # (resamples, seeds)
+
+    def combine(use_seeds: bool, use_images: bool) -> np.ndarray:
+        ms = []
+        for a, f, ps, c in zip(arrs, full, per_seed, seed_counts, strict=True):
+            k = a.shape[0]
+            if use_images:
+                vals = ps  # (seeds, R, G)
+            else:
+                vals = np.broadcast_to(f[:, None, :], (k, n_resamples, f.shape[1]))
+            cw = c if use_seeds else np.full((n_resamples, k), 1.0 / k)
+            ms.append(np.einsum("rk,krg->rg", cw, vals))
+        return np.asarray(stat(ms), dtype=float).ravel()
+
+    both = combine(True, True)
+    both = both[np.isfinite(both)]
+    if both.size < 2:
+        return Estimate(value, None, None, min(a.shape[0] for a in arrs), "none", n_img, metric_value=metric_value)
+    alpha = (1 - CONFIDENCE) / 2
+    lo, hi = (float(x) for x in np.quantile(both, [alpha, 1 - alpha]))
+    v_seed = float(np.nanvar(combine(True, False)))
+    v_img = float(np.nanvar(combine(False, True)))
+    k_min = min(a.shape[0] for a in arrs)
+    basis = "seeds+samples" if max(a.shape[0] for a in arrs) > 1 else "samples"
+    n = k_min if basis != "samples" else n_img  # with one seed per variant the images are the replicates
+    return Estimate(value, lo, hi, n, basis, n_img, v_seed, v_img, metric_value)
 
 
 def spearman(x: Sequence[float], y: Sequence[float]) -> tuple[float, float] | None:

@@ -2,20 +2,34 @@
 
 Statistics (stated once; the report repeats them):
 
-* Unit of replication: the **seed**. A variant's value is one number per seed; a difference of two variants
-  resamples each variant's seeds independently (they are different trainings), 95% percentile bootstrap,
-  2000 resamples, fixed generator (see ``pr1bench.report.stats``).
-* With one seed (the ``--quick`` form), or when every seed gave the same value (a zero-width interval), there is
-  no usable interval over seeds. The findings then fall back to a per-sample measure (exact count for counting,
-  IoU >= 0.5 for grounding, per-image F1 at IoU 0.5 for detection, 1 - NED for OCR) with the **evaluation
-  samples** resampled, paired by sample id (both runs scored the same images). That interval ignores training
-  variance and the report says so on its line.
+* Evaluation: every run of a variant is scored on the **same evaluation images** (the task's fixed eval split, the
+  study's ``eval.n`` of them), and every image's score is stored (``samples``).
+* Intervals: a **two-level bootstrap**, paired over images and accounting for training seeds. Each of 2000
+  resamples (fixed generator) draws every variant's seeds with replacement (level 1: the seeds are independent
+  trainings) and one resample of the evaluation images, stratified by complexity bucket and shared by all runs
+  (level 2: paired, so an image every model finds hard is hard in both arms); the statistic (a difference of
+  means, or a slope over buckets) is recomputed on the drawn seeds and images; the interval is the 2.5-97.5%
+  percentile (``pr1bench.report.stats.two_level``). The per-sample measure is the primary metric's own per-sample
+  form where it has one (exact count for counting, IoU >= 0.5 for grounding), else a per-sample proxy (per-image
+  F1 at IoU 0.5 for detection's AP, 1 - NED for OCR's F1): a proxy line prints both means and decides only when
+  the proxy and the metric itself differ in the same direction.
+* With one seed per variant (the ``--quick`` form) level 1 has nothing to draw: the interval covers evaluation
+  noise only, and the line says "training variance not included". Without stored per-sample scores (older runs)
+  the interval resamples seeds only, each variant independently.
 * Verdicts: a claim that A beats B (or that a slope is positive) is *reproduced* when the interval lies above 0,
-  *not reproduced* when it lies below 0, otherwise *inconclusive*. "CoT does not help" is reproduced when the
-  interval of CoT - no-CoT lies below the equivalence margin (default 0.02), not reproduced when it lies above 0.
-  A comparison where every run scored below the study's ``signal_floor`` (default 0.01, about one evaluation sample
-  in 100) on the metric is *inconclusive (no signal)*: the model did not learn the task in either arm (detection AP
-  of 1e-4 is one lucky box), so nothing about the mechanism can be read off, however narrow the interval.
+  *not reproduced* when it lies below 0, otherwise *inconclusive*, with a power note: how many seeds (or images)
+  would decide it at the measured effect and spread. "CoT does not help" is reproduced when the interval of
+  CoT - no-CoT lies below the equivalence margin (default 0.02), not reproduced when it lies above 0.
+* Floors (no vacuous verdicts): a comparison is *no signal*, never reproduced or not, when the untrained base
+  scores below the metric's ``base`` floor (the task is beyond the model: GRPO's rewards carry no signal), or when
+  every compared run lies within ``near`` of the metric's ``chance`` level (or of 0): nothing about the mechanism
+  can be read off, however narrow the interval. Floors are per metric in the study file (``floors:``); the
+  report lists the ones in effect.
+* Overall verdict of a finding, from each task's verdict on its deciding line(s): tasks with *no signal* are
+  listed but do not count (they can neither reproduce nor refute a finding); when no task has a signal the
+  finding is *no signal*; when any counting task is inconclusive the finding is *inconclusive*; when they all
+  agree the finding takes their verdict; when they are decided but disagree it is *mixed*, and each task's
+  verdict is given beside it. A task's verdict is formed from its own deciding lines by the same rule.
 * The growth of the RL gain with complexity is the least-squares slope of (GRPO - SFT) per bucket against the
   bucket's mean ln(n!) (the paper's complexity measure), bootstrapped the same way.
 """
@@ -28,9 +42,30 @@ from typing import Any
 
 import numpy as np
 
-from pr1bench.report.stats import CONFIDENCE, N_RESAMPLES, SEED, Estimate, complexity_from_label, diff_ci
+from pr1bench.report.stats import (
+    CONFIDENCE,
+    N_RESAMPLES,
+    SEED,
+    Estimate,
+    complexity_from_label,
+    diff_ci,
+    two_level,
+)
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
+NO_SIGNAL, MIXED = "no signal", "mixed"
+
+
+@dataclass(frozen=True)
+class Floor:
+    """When a comparison on a metric carries no signal (see the module docstring)."""
+
+    base: float = 0.02  # the untrained base below this on the metric: no signal
+    chance: float = 0.0  # the metric's chance level (e.g. 0.1 for guessing one count of 1-10)
+    near: float = 0.01  # every compared run within this of chance (or of 0): no signal
+
+
+DEFAULT_FLOOR = Floor()
 
 
 @dataclass
@@ -67,7 +102,21 @@ class StudyData:
     samples: Any  # DataFrame: run_id, sample_id, bucket, score
     primary: dict[str, str]
     seeds: list[int]
-    floor: float = 0.01  # the study's signal_floor: a metric below it in every run carries no signal
+    floor: float = 0.01  # the study's signal_floor: the default ``near`` of every metric's floor
+    floors: dict[str, Floor] = field(default_factory=dict)  # per metric ("default" for the rest)
+    _by_run: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def floor_of(self, metric: str) -> Floor:
+        if metric in self.floors:
+            return self.floors[metric]
+        if "default" in self.floors:
+            return self.floors["default"]
+        return Floor(near=self.floor)
+
+    def base_value(self, task: str) -> float | None:
+        """The untrained base's primary metric on the task (all images), None without a base run."""
+        v = values_of(self, arm="main", task=task, variant="base", metric=self.primary.get(task, ""))
+        return float(np.mean(v)) if v.size else None
 
 
 def current_runs(name: str, quick: bool | None = None) -> tuple[str, list[Any]]:
@@ -112,12 +161,16 @@ def load(name: str, *, quick: bool | None = None) -> StudyData:
     ph = ",".join("?" * len(ids))
     m = query(f"SELECT run_id, metric, bucket, value FROM eval_metrics WHERE split = 'eval' AND run_id IN ({ph})",
               ids)
-    s = query(f"SELECT run_id, sample_id, bucket, score, correct::DOUBLE AS correct FROM samples WHERE split = 'eval' AND run_id IN ({ph})",
-              ids)
+    s = query(f"""SELECT run_id, sample_id, bucket, n, score, correct::DOUBLE AS correct,
+                         TRY_CAST(json_extract(parsed, '$.count') AS DOUBLE) AS pred_count,
+                         CASE WHEN parsed IS NULL THEN NULL
+                              ELSE coalesce(json_array_length(parsed, '$.boxes'), 0) END AS pred_boxes
+                  FROM samples WHERE split = 'eval' AND run_id IN ({ph})""", ids)
     metrics = m.merge(runs, on="run_id")
     tasks = sorted(set(runs["task"]))
     return StudyData(metrics=metrics, samples=s if not s.empty else pd.DataFrame(
-        columns=["run_id", "sample_id", "bucket", "score", "correct"]), primary=primary_metrics(tasks),
+        columns=["run_id", "sample_id", "bucket", "n", "score", "correct", "pred_count", "pred_boxes"]),
+        primary=primary_metrics(tasks),
         seeds=sorted({int(x) for x in runs["seed"]}))
 
 
@@ -145,11 +198,19 @@ SAMPLE_LABEL = {"counting": "exact count", "grounding": "IoU >= 0.5", "detection
 (exact count; IoU >= 0.5), else ``score`` (per-image F1 at IoU 0.5 for detection, 1 - NED for OCR)."""
 
 
+def _run_samples(d: StudyData, run_id: str) -> Any:
+    if not d._by_run:
+        d._by_run.update({str(k): g.drop_duplicates("sample_id").set_index("sample_id", drop=False)
+                          for k, g in d.samples.groupby("run_id")})
+    got = d._by_run.get(run_id)
+    return got if got is not None else d.samples.iloc[0:0].set_index("sample_id", drop=False)
+
+
 def _scores(d: StudyData, run_id: str, bucket: str | None = None, measure: str = "score") -> Any:
-    s = d.samples[d.samples.run_id == run_id]
+    s = _run_samples(d, run_id)
     if bucket is not None:
         s = s[s.bucket == bucket]
-    return s.set_index("sample_id")[measure].astype(float)
+    return s[measure].astype(float)
 
 
 def _sample_diff(d: StudyData, a_ids: list[str], b_ids: list[str], bucket: str | None, measure: str
@@ -170,59 +231,114 @@ def _sample_diff(d: StudyData, a_ids: list[str], b_ids: list[str], bucket: str |
     return paired_diff_ci(pa, pb), pa, pb
 
 
+def _sample_mats(d: StudyData, groups: list[list[str]], measure: str, bucket: str | None = None
+                 ) -> tuple[list[np.ndarray], np.ndarray] | None:
+    """Per group of runs, a (runs, images) matrix of per-sample scores on the images every run scored.
+
+    Returns (matrices, bucket label per image column) or None when a group is empty, a run has no stored
+    samples, or the runs share fewer than 2 images.
+    """
+    if d.samples.empty or any(not g for g in groups):
+        return None
+    series = [[_scores(d, r, bucket, measure) for r in g] for g in groups]
+    if any(s.empty for g in series for s in g):
+        return None
+    common = None
+    for g in series:
+        for s in g:
+            common = s.index if common is None else common.intersection(s.index)
+    if common is None or len(common) < 2:
+        return None
+    common = common.sort_values()
+    mats = [np.stack([s.loc[common].to_numpy(dtype=float) for s in g]) for g in series]
+    labels = _run_samples(d, groups[0][0]).loc[common, "bucket"].astype(str).to_numpy()
+    return mats, labels
+
+
+def _mean_diff(va: np.ndarray, vb: np.ndarray) -> float | None:
+    return float(np.mean(va) - np.mean(vb)) if va.size and vb.size else None
+
+
 def compare(d: StudyData, *, task: str, metric: str, a: str, b: str, arm_a: str = "main", arm_b: str = "main",
             bucket: str = "all") -> tuple[Estimate | None, np.ndarray, np.ndarray, str]:
-    """a - b with its interval over seeds; returns (est, values a, values b, basis).
+    """a - b with its interval; returns (est, values a, values b, basis).
 
-    Falls back to paired evaluation samples when there is no usable interval over seeds: one seed per variant
-    (the quick form), or seeds that all gave the same value (a zero-width interval that would claim certainty
-    the evaluation set does not have). The sampled reward has no per-sample record and gets no fallback.
+    The two-level bootstrap (seeds, then images shared by both arms) on the per-sample measure when every run
+    stored its samples; else the interval over seeds alone. The sampled reward has no per-sample record: seeds.
     """
     va = values_of(d, arm=arm_a, task=task, variant=a, metric=metric, bucket=bucket)
     vb = values_of(d, arm=arm_b, task=task, variant=b, metric=metric, bucket=bucket)
-    est = diff_ci(va, vb) if va.size and vb.size else None
-    if est is not None and est.has_interval and est.lo != est.hi:
-        return est, va, vb, "seeds"
+    seed_est = diff_ci(va, vb) if va.size and vb.size else None
+    seed_basis = "seeds" if seed_est is not None and seed_est.has_interval else "none"
     if metric.startswith("reward_sampled") or d.samples.empty:
-        return est, va, vb, "none"
+        return seed_est, va, vb, seed_basis
     measure = SAMPLE_MEASURE.get(task, "score")
-    why = "1 seed" if min(va.size, vb.size) < 2 else "identical seeds"
-    s_est, pa, pb = _sample_diff(d, _run_ids(d, arm=arm_a, task=task, variant=a),
-                                 _run_ids(d, arm=arm_b, task=task, variant=b), None if bucket == "all" else bucket,
-                                 measure)
-    if s_est is not None and s_est.has_interval:
+    ids_a = _run_ids(d, arm=arm_a, task=task, variant=a)
+    ids_b = _run_ids(d, arm=arm_b, task=task, variant=b)
+    got = _sample_mats(d, [ids_a, ids_b], measure, None if bucket == "all" else bucket)
+    if got is None:
+        return seed_est, va, vb, seed_basis
+    (ma, mb), _ = got
+    proxy = task not in SAMPLE_MEASURE  # the metric is not the mean of the per-sample measure
+    est = two_level([ma, mb], metric_value=_mean_diff(va, vb) if proxy else None)
+    if est is None or not est.has_interval:
+        return seed_est, va, vb, seed_basis
+    bits = []
+    if max(ma.shape[0], mb.shape[0]) < 2:
+        bits.append("1 seed: training variance not included")
+    if proxy:
         label = SAMPLE_LABEL.get(task, measure)
-        basis = f"paired eval samples, per-sample {label} ({why}: training variance not included)"
-        if task in SAMPLE_MEASURE:  # the metric is the mean of the per-sample measure: same numbers
-            return s_est, va, vb, basis
-        return s_est, va, vb, (f"{basis}; A - B is on per-sample {label} (means {pa.mean():.3f} vs {pb.mean():.3f}),"
-                               f" not on {metric}")
-    return est, va, vb, "none"
+        bits.append(f"A - B is on per-sample {label} (means {ma.mean():.3f} vs {mb.mean():.3f}), not on {metric}")
+    return est, va, vb, "; ".join(["two-level", *bits])
 
 
-def _no_signal(va: np.ndarray, vb: np.ndarray, floor: float) -> bool:
-    vals = np.abs(np.concatenate([np.asarray(va, float).ravel(), np.asarray(vb, float).ravel()]))
+def as_floor(floor: float | Floor) -> Floor:
+    """A bare number is the old ``signal_floor``: a ``near`` distance of 0, with no base floor."""
+    return floor if isinstance(floor, Floor) else Floor(base=0.0, chance=0.0, near=float(floor))
+
+
+def no_signal(va: np.ndarray, vb: np.ndarray, floor: float | Floor, base: float | None = None) -> str:
+    """Why the compared values carry no signal ('' when they do): base below its floor, or all at chance/0."""
+    fl = as_floor(floor)
+    if base is not None and math.isfinite(base) and base < fl.base:
+        return f"no signal: the base scores {base:.3f}, below the floor {fl.base:g}"
+    vals = np.concatenate([np.asarray(va, float).ravel(), np.asarray(vb, float).ravel()])
     vals = vals[np.isfinite(vals)]
-    return bool(vals.size) and bool(np.all(vals < floor) if floor > 0 else not np.any(vals))
+    if not vals.size:
+        return ""
+    dist = np.abs(vals - fl.chance)
+    at = bool(np.all(dist < fl.near)) if fl.near > 0 else bool(np.all(dist == 0))
+    if not at:
+        return ""
+    if fl.chance == 0:
+        return (f"no signal: every run scored below {fl.near:g} on the metric" if fl.near > 0
+                else "no signal: every run scored 0 on the metric")
+    return f"no signal: every run within {fl.near:g} of chance ({fl.chance:g})"
 
 
-def _undecidable(est: Estimate | None, va: np.ndarray, vb: np.ndarray, floor: float) -> str:
-    """Why no verdict can be read off (missing runs, no signal, no interval), or '' when one can."""
+def _undecidable(est: Estimate | None, va: np.ndarray, vb: np.ndarray, floor: float | Floor,
+                 base: float | None = None) -> tuple[str, str]:
+    """(verdict, why) when no verdict can be read off (no signal, missing runs, no interval), else ('', '')."""
+    why = no_signal(va, vb, floor, base)
+    if why:
+        return NO_SIGNAL, why
     if est is None:
-        return "missing runs"
-    if _no_signal(va, vb, floor):
-        return _floor_note(floor)
+        return INCONCLUSIVE, "missing runs"
     if not est.has_interval:
-        return f"no interval (n={est.n})"
-    return ""
+        return INCONCLUSIVE, f"no interval (n={est.n})"
+    mv = est.metric_value
+    if mv is not None and math.isfinite(mv) and est.value != 0 and mv != 0 and np.sign(mv) != np.sign(est.value):
+        return INCONCLUSIVE, f"the metric itself moves the other way ({mv:+.3f}) than its per-sample proxy"
+    return "", ""
 
 
-def verdict_greater(est: Estimate | None, va: np.ndarray, vb: np.ndarray, floor: float = 0.0) -> tuple[str, str]:
-    """Verdict for 'a > b' (or slope > 0). ``va``/``vb`` are the primary metric's values: when they are all 0 the
-    metric carries no signal and no proxy interval (per-sample F1, 1 - NED) may decide in its place."""
-    why = _undecidable(est, va, vb, floor)
-    if why or est is None:
-        return INCONCLUSIVE, why
+def verdict_greater(est: Estimate | None, va: np.ndarray, vb: np.ndarray, floor: float | Floor = 0.0,
+                    base: float | None = None) -> tuple[str, str]:
+    """Verdict for 'a > b' (or slope > 0). ``va``/``vb`` are the primary metric's values: when they sit at the floor
+    the metric carries no signal and no proxy interval (per-sample F1, 1 - NED) may decide in its place."""
+    v, why = _undecidable(est, va, vb, floor, base)
+    if v or est is None:
+        return v or INCONCLUSIVE, why
     if est.lo is not None and est.lo > 0:
         return REPRODUCED, ""
     if est.hi is not None and est.hi < 0:
@@ -230,17 +346,12 @@ def verdict_greater(est: Estimate | None, va: np.ndarray, vb: np.ndarray, floor:
     return INCONCLUSIVE, "; ".join(x for x in ("interval contains 0", power_hint(est, 0.0)) if x)
 
 
-def _floor_note(floor: float) -> str:
-    return f"no signal: every run scored below {floor:g} on the metric" if floor > 0 else \
-        "no signal: every run scored 0 on the metric"
-
-
-def verdict_not_better(est: Estimate | None, va: np.ndarray, vb: np.ndarray, margin: float, floor: float = 0.0
-                       ) -> tuple[str, str]:
+def verdict_not_better(est: Estimate | None, va: np.ndarray, vb: np.ndarray, margin: float,
+                       floor: float | Floor = 0.0, base: float | None = None) -> tuple[str, str]:
     """Verdict for 'a does not help over b': a - b stays below the equivalence margin."""
-    why = _undecidable(est, va, vb, floor)
-    if why or est is None:
-        return INCONCLUSIVE, why
+    v, why = _undecidable(est, va, vb, floor, base)
+    if v or est is None:
+        return v or INCONCLUSIVE, why
     if est.lo is not None and est.lo > 0:
         return NOT_REPRODUCED, "CoT is better"
     if est.hi is not None and est.hi < margin:
@@ -258,30 +369,73 @@ def power_hint(est: Estimate | None, bound: float) -> str:
 
     The interval's half-width shrinks as 1/sqrt(n). For the interval to clear ``bound`` (0 for "A beats B", the
     equivalence margin for "CoT does not help") with 80% power at the measured effect, n must reach
-    n * (half-width / |effect - bound|)^2 * ((1.96 + 0.84) / 1.96)^2. An estimate, not a promise: it takes the
-    observed effect as the truth, and with 3 seeds the spread itself is uncertain.
+    n * (half-width / |effect - bound|)^2 * ((1.96 + 0.84) / 1.96)^2. For a two-level interval the variance is
+    split into its seed and image parts (measured by resampling each alone): seeds are added at today's number
+    of images while that can work, else both are scaled. An estimate, not a promise: it takes the observed effect
+    as the truth, and with 3 seeds the spread itself is uncertain.
     """
-    if est is None or not est.has_interval or est.n < 2 or est.lo is None or est.hi is None:
+    if est is None or not est.has_interval or est.n < 1 or est.lo is None or est.hi is None:
         return ""
-    unit = "seeds per variant" if est.basis == "seeds" else "eval samples"
     half = (est.hi - est.lo) / 2
     gap = abs(est.value - bound)
     if half <= 0:
         return ""
+    two = est.basis == "seeds+samples" and est.var_seed is not None and est.var_sample is not None
+    if not two and est.n < 2:
+        return ""
     if gap < 0.05 * half:
+        unit = "seeds or images" if two else ("seeds per variant" if est.basis == "seeds" else "eval samples")
         return f"the measured effect sits at {bound:g}: no feasible number of {unit} decides it (power estimate)"
-    need = math.ceil(est.n * (half / gap) ** 2 * ((Z_ALPHA + Z_POWER) / Z_ALPHA) ** 2)
-    return f"power estimate: ~{need} {unit} (now {est.n}) would decide it at the measured effect and spread"
+    factor = (half / gap) ** 2 * ((Z_ALPHA + Z_POWER) / Z_ALPHA) ** 2  # how much the variance must shrink
+    if not two:
+        unit = "seeds per variant" if est.basis == "seeds" else "eval samples"
+        need = math.ceil(est.n * factor)
+        return f"power estimate: ~{need} {unit} (now {est.n}) would decide it at the measured effect and spread"
+    vs, vi = max(est.var_seed or 0.0, 0.0), max(est.var_sample or 0.0, 0.0)
+    total = vs + vi
+    if total <= 0:
+        return ""
+    p_seed, p_img = vs / total, vi / total
+    k0, n0 = est.n, max(est.n_samples, 1)
+    if p_seed < 0.01:  # the seeds agree: only more images narrow it
+        return (f"power estimate: ~{math.ceil(n0 * factor)} eval images (now {n0}; the seeds agree) would decide "
+                f"it at the measured effect and spread")
+    room = 1.0 / factor - p_img
+    if room > 0:
+        k = max(k0 + 1, math.ceil(k0 * p_seed / room))
+        return (f"power estimate: ~{k} seeds per variant at {n0} images (now {k0}) would decide it at the "
+                f"measured effect and spread")
+    k = max(k0 + 1, math.ceil(2 * factor * p_seed * k0))
+    n = max(n0 + 1, math.ceil(2 * factor * p_img * n0))
+    return (f"power estimate: evaluation noise alone is too wide at {n0} images: ~{n} images and ~{k} seeds per "
+            f"variant (now {k0}) would decide it at the measured effect and spread")
+
+
+def combine_verdicts(verdicts: list[str]) -> str:
+    """The rule for an overall verdict (see the module docstring): no-signal entries do not count; any
+    inconclusive one makes it inconclusive; agreement gives the common verdict; decided disagreement is mixed."""
+    counted = [v for v in verdicts if v != NO_SIGNAL]
+    if not counted:
+        return NO_SIGNAL if verdicts else INCONCLUSIVE
+    if any(v == INCONCLUSIVE or v not in (REPRODUCED, NOT_REPRODUCED, MIXED) for v in counted):
+        return INCONCLUSIVE
+    if len(set(counted)) == 1:
+        return counted[0]
+    return MIXED
+
+
+def task_verdicts(lines: list[Line]) -> dict[str, str]:
+    """Each task's verdict on its deciding lines (combined by ``combine_verdicts``)."""
+    per: dict[str, list[str]] = {}
+    for ln in lines:
+        if ln.decides:
+            per.setdefault(ln.task, []).append(ln.verdict)
+    return {t: combine_verdicts(vs) for t, vs in per.items()}
 
 
 def combine(lines: list[Line]) -> str:
-    """Overall verdict from the deciding lines: unanimous, else inconclusive."""
-    vs = [ln.verdict for ln in lines if ln.decides]
-    if vs and all(v == REPRODUCED for v in vs):
-        return REPRODUCED
-    if vs and all(v == NOT_REPRODUCED for v in vs):
-        return NOT_REPRODUCED
-    return INCONCLUSIVE
+    """Overall verdict from the deciding lines: each task's verdict first, then the tasks' by the same rule."""
+    return combine_verdicts(list(task_verdicts(lines).values()))
 
 
 def _has(d: StudyData, task: str, metric: str) -> bool:
@@ -421,15 +575,15 @@ def f_rl_beats_sft(d: StudyData, high: dict[str, str]) -> Finding:
     for task, bucket in high.items():
         metric = d.primary[task]
         est, va, vb, basis = compare(d, task=task, metric=metric, a="grpo", b="sft", bucket=bucket)
-        v, why = verdict_greater(est, va, vb, d.floor)
+        v, why = verdict_greater(est, va, vb, *_rules(d, task, metric))
         f.lines.append(Line(task, f"{metric}, bucket {bucket} (greedy)", "grpo", "sft", est, v,
                             _note(why, basis), _mean(va), _mean(vb)))
         est, va, vb, basis = compare(d, task=task, metric=metric, a="grpo", b="sft")
-        v, why = verdict_greater(est, va, vb, d.floor)
+        v, why = verdict_greater(est, va, vb, *_rules(d, task, metric))
         f.lines.append(Line(task, f"{metric}, all (greedy)", "grpo", "sft", est, v, _note(why, basis),
                             _mean(va), _mean(vb), decides=False))
         est, va, vb, basis = compare(d, task=task, metric="reward_sampled", a="grpo", b="sft")
-        v, why = verdict_greater(est, va, vb, d.floor)
+        v, why = verdict_greater(est, va, vb, *_rules(d, task, "reward_sampled"))
         f.lines.append(Line(task, "reward, all (sampled)", "grpo", "sft", est, v, _note(why, basis), _mean(va),
                             _mean(vb), decides=False))
     f.verdict = combine(f.lines)
@@ -441,18 +595,63 @@ def f_cot(d: StudyData, tasks: list[str], margin: float) -> Finding:
     for task in tasks:
         metric = d.primary[task]
         est, va, vb, basis = compare(d, task=task, metric=metric, a="cot-grpo", b="grpo")
-        v, why = verdict_not_better(est, va, vb, margin, d.floor)
+        v, why = verdict_not_better(est, va, vb, margin, *_rules(d, task, metric))
         f.lines.append(Line(task, f"{metric}, all (greedy)", "cot-grpo", "grpo", est, v, _note(why, basis),
                             _mean(va), _mean(vb)))
         sampled = "reward_sampled_task" if _has(d, task, "reward_sampled_task") else "reward_sampled"
         est, va, vb, basis = compare(d, task=task, metric=sampled, a="cot-grpo", b="grpo")
-        v, why = verdict_not_better(est, va, vb, margin, d.floor)
+        v, why = verdict_not_better(est, va, vb, margin, *_rules(d, task, sampled))
         label = ("task reward terms, all (sampled; think-format term excluded)" if sampled == "reward_sampled_task"
                  else "reward, all (sampled; CoT adds the think-format term)")
         f.lines.append(Line(task, label, "cot-grpo", "grpo", est, v, _note(why, basis), _mean(va), _mean(vb),
                             decides=False))
     f.verdict = combine(f.lines)
     return f
+
+
+def _slope_stat(x: np.ndarray, pairs: int) -> Any:
+    """Vectorised statistic for ``two_level``: slope of (m0 - m1) over x, minus slope of (m2 - m3) when 2 pairs."""
+    keep = np.isfinite(x)
+    xc = x[keep] - x[keep].mean()
+    den = float((xc**2).sum())
+
+    def slope(diff: np.ndarray) -> np.ndarray:
+        dd = diff[:, keep]
+        return ((dd - dd.mean(axis=1, keepdims=True)) @ xc) / den if den > 0 else np.full(dd.shape[0], np.nan)
+
+    def stat(ms: list[np.ndarray]) -> np.ndarray:
+        out = slope(ms[0] - ms[1])
+        return out - slope(ms[2] - ms[3]) if pairs == 2 else out
+
+    return stat
+
+
+def _two_level_slope(d: StudyData, task: str, arms: list[str], labels: list[str], x: np.ndarray,
+                     metric_value: float | None) -> tuple[Estimate | None, int]:
+    """Slope of the GRPO - SFT gain per bucket (or its random - sorted difference for two arms), two-level.
+
+    Returns (estimate or None, fewest seeds of a variant)."""
+    measure = SAMPLE_MEASURE.get(task, "score")
+    groups = []
+    for arm in arms:
+        groups += [_run_ids(d, arm=arm, task=task, variant="grpo"), _run_ids(d, arm=arm, task=task, variant="sft")]
+    got = _sample_mats(d, groups, measure)
+    if got is None:
+        return None, 0
+    mats, img_labels = got
+    index = {lb: i for i, lb in enumerate(labels)}
+    cols = np.array([lb in index for lb in img_labels])
+    if cols.sum() < 2:
+        return None, 0
+    g = np.array([index[lb] for lb in img_labels[cols]])
+    present = sorted(set(g.tolist()))
+    if len(present) < 2:
+        return None, 0
+    remap = {old: new for new, old in enumerate(present)}
+    g = np.array([remap[v] for v in g])
+    est = two_level([m[:, cols] for m in mats], g, statistic=_slope_stat(x[present], len(arms)),
+                    metric_value=metric_value)
+    return est, min(m.shape[0] for m in mats)
 
 
 def f_gain_grows(d: StudyData, tasks: list[str], order_arm: str | None) -> Finding:
@@ -463,9 +662,11 @@ def f_gain_grows(d: StudyData, tasks: list[str], order_arm: str | None) -> Findi
         x = _bucket_x(labels)
         arms = [("main", "random order")] + ([(order_arm, "sorted order")] if order_arm else [])
         mats: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        samples_of: dict[str, list[np.ndarray]] = {}  # arm -> per-bucket paired per-sample gains (fallback)
+        samples_of: dict[str, list[np.ndarray]] = {}  # arm -> per-bucket paired per-sample gains (old fallback)
         measure = SAMPLE_MEASURE.get(task, "score")
         label_m = SAMPLE_LABEL.get(task, measure)
+        proxy = task not in SAMPLE_MEASURE
+        two_ok: list[str] = []
         for arm, label in arms:
             g, s = gain_matrix(d, task=task, arm=arm, metric=metric, labels=labels)
             mats[arm] = (g, s)
@@ -473,7 +674,18 @@ def f_gain_grows(d: StudyData, tasks: list[str], order_arm: str | None) -> Findi
             si = _run_ids(d, arm=arm, task=task, variant="sft")
             est = slope_estimate(g, s, x)
             basis, va, vb = "seeds", g.ravel(), s.ravel()
-            if est is not None and (not est.has_interval or est.lo == est.hi) and not d.samples.empty:
+            mv = est.value if (proxy and est is not None) else None
+            t_est, k = _two_level_slope(d, task, [arm], labels, x, mv)
+            if t_est is not None and t_est.has_interval:
+                two_ok.append(arm)
+                est = t_est
+                bits = ["two-level"]
+                if k < 2:
+                    bits.append("1 seed: training variance not included")
+                if proxy:
+                    bits.append(f"slope of the per-sample {label_m} gain, not of {metric}")
+                basis = "; ".join(bits)
+            elif est is not None and (not est.has_interval or est.lo == est.hi) and not d.samples.empty:
                 why = "1 seed" if min(len(gi), len(si)) < 2 else "identical seeds"
                 per = paired_gains(d, gi, si, labels, measure)
                 s_est = sample_slope_estimate(per, x) if per is not None else None
@@ -481,7 +693,7 @@ def f_gain_grows(d: StudyData, tasks: list[str], order_arm: str | None) -> Findi
                     samples_of[arm] = per  # type: ignore[assignment]
                     est = s_est
                     basis = f"paired eval samples, per-sample {label_m} ({why}: training variance not included)"
-            v, why = verdict_greater(est, va, vb, d.floor)
+            v, why = verdict_greater(est, va, vb, *_rules(d, task, metric))
             per_bucket = {b: (float(g[:, i].mean() - s[:, i].mean()) if g.size and s.size else None)
                           for i, b in enumerate(labels)}
             f.extra.setdefault(task, {})[label] = per_bucket
@@ -491,10 +703,16 @@ def f_gain_grows(d: StudyData, tasks: list[str], order_arm: str | None) -> Findi
             est = slope_diff_estimate([mats["main"], mats[order_arm]], x)
             flat = np.concatenate([a.ravel() for m in mats.values() for a in m])
             basis = "seeds" if est and est.has_interval else "none"
-            if (est is None or not est.has_interval or est.lo == est.hi) and len(samples_of) == 2:
+            if len(two_ok) == 2:
+                mv = est.value if (proxy and est is not None) else None
+                t_est, k = _two_level_slope(d, task, ["main", order_arm], labels, x, mv)
+                if t_est is not None and t_est.has_interval:
+                    est = t_est
+                    basis = "two-level" + ("; 1 seed: training variance not included" if k < 2 else "")
+            elif (est is None or not est.has_interval or est.lo == est.hi) and len(samples_of) == 2:
                 est = sample_slope_diff(samples_of["main"], samples_of[order_arm], x)
                 basis = f"paired eval samples, per-sample {label_m} (training variance not included)"
-            v, why = verdict_greater(est, flat, np.zeros(0), d.floor)
+            v, why = verdict_greater(est, flat, np.zeros(0), *_rules(d, task, metric))
             f.lines.append(Line(task, "slope(random) - slope(sorted): the order mechanism", "random", "sorted", est,
                                 v, _note(why, basis), decides=False))
     f.verdict = combine(f.lines)
@@ -507,7 +725,7 @@ def f_matching(d: StudyData, tasks: list[str], arm: str) -> Finding:
     for task in tasks:
         metric = d.primary[task]
         est, va, vb, basis = compare(d, task=task, metric=metric, a="grpo", b="grpo", arm_a="main", arm_b=arm)
-        v, why = verdict_greater(est, va, vb, d.floor)
+        v, why = verdict_greater(est, va, vb, *_rules(d, task, metric))
         f.lines.append(Line(task, f"{metric}, all (greedy)", "hungarian", "sequential", est, v, _note(why, basis),
                             _mean(va), _mean(vb)))
         est, va, vb, basis = compare(d, task=task, metric="reward_sampled", a="grpo", b="grpo", arm_a="main",
@@ -522,8 +740,19 @@ def f_matching(d: StudyData, tasks: list[str], arm: str) -> Finding:
 
 
 def _note(why: str, basis: str) -> str:
+    if basis.startswith("two-level"):  # the report's standard method: only its caveats are worth a note
+        extra = basis[len("two-level"):].lstrip("; ")
+        return "; ".join(b for b in (why, extra) if b)
     bits = [b for b in (why, f"interval over {basis}" if basis not in ("seeds", "none") else "") if b]
     return "; ".join(bits)
+
+
+def _rules(d: StudyData, task: str, metric: str) -> tuple[Floor, float | None]:
+    """The floor that applies to a line on ``metric`` of ``task``, and the base value it is checked against:
+    chance and near come from the line's own metric, the base floor from the task's primary metric."""
+    own = d.floor_of(metric)
+    primary = d.floor_of(d.primary.get(task, metric))
+    return Floor(base=primary.base, chance=own.chance, near=own.near), d.base_value(task)
 
 
 def all_findings(d: StudyData, study: Any) -> list[Finding]:
@@ -534,6 +763,9 @@ def all_findings(d: StudyData, study: Any) -> list[Finding]:
     match_arm = next((n for n, ab in study.ablations.items() if "matching" in ab.set), None)
     grow_tasks = list(high) or tasks
     d.floor = float(getattr(study, "signal_floor", d.floor))
+    resolve = getattr(study, "resolved_floors", None)
+    if callable(resolve):
+        d.floors = resolve()
     out = [f_rl_beats_sft(d, high), f_cot(d, tasks, study.equivalence_margin),
            f_gain_grows(d, grow_tasks, order_arm)]
     if match_arm:
@@ -557,4 +789,6 @@ def sentence(f: Finding) -> str:
     parts = [f"{ln.task}: {ln.a} - {ln.b} = {fmt_est(ln.est)} on {ln.measure} ({ln.verdict}"
              f"{'; ' + ln.note if ln.note else ''})" for ln in f.lines if ln.decides]
     body = "; ".join(parts) if parts else "no runs to compare"
-    return f"{f.claim}: {f.verdict.upper()} at this scale. {body}."
+    per = task_verdicts(f.lines)
+    split = f" ({'; '.join(f'{t}: {v}' for t, v in per.items())})" if len(set(per.values())) > 1 else ""
+    return f"{f.claim}: {f.verdict.upper()} at this scale{split}. {body}."

@@ -6,6 +6,13 @@ are trained (data, eval, SFT and GRPO trainer keys) and where the GRPO/SFT hyper
 trial of a shipped sweep when the database has one, otherwise the values pinned in the file, which record the sweep
 and trial they were copied from. ``quick:`` holds the overrides of the ``--quick`` form (one seed, fewer steps).
 
+Study-level ``eval:`` keys (e.g. ``n: 1000``) apply to every task (a task block's own ``eval`` wins). ``floors:``
+says per metric when a comparison carries no signal (``pr1bench.study.findings``). ``budget:`` gives every trained
+variant the same training seconds: each phase's ``max_steps`` is the seconds divided by the task's measured
+``step_seconds`` of that phase (``pr1bench study costs`` prints them from finished runs); CoT-GRPO gets GRPO's
+steps; SFT-then-GRPO trains both phases in one run, its SFT phase on ``sft_grpo_sft_share`` of the seconds and its
+GRPO phase on the rest, instead of starting from the full-budget SFT run.
+
 Validation never imports torch or TRL: every planned run is validated as a RunSpec against its task (reward names,
 TRL config keys read from TRL's sources), so a typo fails in about a second, naming the file and the key.
 """
@@ -44,6 +51,32 @@ class HParams(_Strict):
     note: str | None = None
 
 
+class StepSeconds(_Strict):
+    """Measured training-loop seconds per optimizer step of each phase (intermediate evaluation excluded)."""
+
+    sft: float | None = Field(None, gt=0)
+    grpo: float | None = Field(None, gt=0)
+    note: str | None = Field(None, description="where the numbers were measured (machine, model, batch)")
+
+
+class FloorSpec(_Strict):
+    """When a comparison on one metric carries no signal; unset fields take the defaults."""
+
+    base: float | None = Field(None, ge=0, description="the untrained base below this on the task's primary metric")
+    chance: float | None = Field(None, description="the metric's chance level")
+    near: float | None = Field(None, ge=0, description="every compared run within this of chance (or of 0)")
+
+
+class Budget(_Strict):
+    """Equal training seconds for every trained variant of a task, turned into max_steps per phase."""
+
+    seconds: float = Field(gt=0, description="training-loop seconds per trained variant and task")
+    sft_grpo_sft_share: float = Field(
+        0.5, gt=0, lt=1, description="SFT-then-GRPO: the share of the seconds its SFT phase gets (GRPO the rest)")
+    grpo_prompts: int | None = Field(None, ge=1, description="GRPO prompts per optimizer step")
+    grpo_completions: int | None = Field(None, ge=2, description="GRPO completions per prompt (num_generations)")
+
+
 class TaskBlock(_Strict):
     data: dict[str, Any] = Field(default_factory=dict, description="data.* overrides for every run of the task")
     eval: dict[str, Any] = Field(default_factory=dict)
@@ -51,6 +84,7 @@ class TaskBlock(_Strict):
     sft: dict[str, Any] = Field(default_factory=dict, description="SFTConfig keys of the SFT phase")
     grpo: dict[str, Any] = Field(default_factory=dict, description="GRPOConfig keys of the GRPO phase")
     hparams: dict[Phase, HParams] = Field(default_factory=dict)
+    step_seconds: StepSeconds | None = Field(None, description="measured per-step cost of each phase (budget:)")
 
 
 class Ablation(_Strict):
@@ -62,6 +96,8 @@ class Ablation(_Strict):
 
 class Quick(_Strict):
     seeds: list[int] | None = None
+    eval: dict[str, Any] = Field(default_factory=dict, description="study-level eval keys of the quick form")
+    budget: dict[str, Any] | None = Field(None, description="budget keys of the quick form (deep-merged)")
     tasks: dict[str, dict[str, Any]] = Field(default_factory=dict, description="partial task blocks, deep-merged")
     ablations: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
@@ -74,6 +110,13 @@ class StudySpec(_Strict):
     model: str | None = Field(None, description="--model of every run: a model dir or hub id (default: embedded)")
     base_seeds: int = Field(1, ge=1, description="seeds of the untrained base evaluation (greedy: one is enough)")
     jobs: int = Field(2, ge=1, description="runs side by side (one CPU thread each)")
+    eval: dict[str, Any] = Field(
+        default_factory=dict, description="eval.* keys for every run of every task (e.g. n: 1000); a task block's "
+        "own eval keys win")
+    budget: Budget | None = Field(None, description="equal training seconds per variant (max_steps from "
+                                  "step_seconds); without it each phase's max_steps comes from the task blocks")
+    floors: dict[str, FloorSpec] = Field(
+        default_factory=dict, description="metric -> when its comparisons carry no signal; 'default' for the rest")
     tasks: dict[str, TaskBlock]
     ablations: dict[str, Ablation] = Field(default_factory=dict)
     quick: Quick = Field(default_factory=Quick)
@@ -85,6 +128,21 @@ class StudySpec(_Strict):
     equivalence_margin: float = Field(
         0.02, ge=0, description="|difference| below this is 'no meaningful effect' (metric units) for 'CoT does "
         "not help'")
+
+    def resolved_floors(self) -> dict[str, Any]:
+        """metric -> findings.Floor: the code's defaults, then ``floors.default`` (``signal_floor`` is its
+        default ``near``), then the metric's own entry."""
+        from pr1bench.study.findings import DEFAULT_FLOOR, Floor
+
+        base = {"base": DEFAULT_FLOOR.base, "chance": DEFAULT_FLOOR.chance, "near": self.signal_floor}
+        dflt = self.floors.get("default")
+        if dflt is not None:
+            base.update({k: v for k, v in dflt.model_dump().items() if v is not None})
+        out = {"default": Floor(**base)}
+        for metric, fs in self.floors.items():
+            if metric != "default":
+                out[metric] = Floor(**{**base, **{k: v for k, v in fs.model_dump().items() if v is not None}})
+        return out
 
 
 @dataclass
@@ -152,6 +210,13 @@ def apply_quick(spec: StudySpec, path: Path) -> StudySpec:
     q = spec.quick
     if q.seeds:
         d["seeds"] = list(q.seeds)
+    if q.eval:
+        d["eval"] = deep_merge(d.get("eval") or {}, q.eval)
+    if q.budget:
+        if d.get("budget") is None:
+            raise ConfigError(path, "quick.budget", "the study has no budget: to give the quick form one, add a "
+                              "top-level budget: {seconds: ...} (or move these keys there)")
+        d["budget"] = deep_merge(d["budget"], q.budget)
     for name, over in q.tasks.items():
         if name not in d["tasks"]:
             raise ConfigError(path, f"quick.tasks.{name}", f"no task {name!r} in the study's tasks."
@@ -189,11 +254,69 @@ def check_study(spec: StudySpec, path: Path) -> None:
                 raise ConfigError(path, f"ablations.{a_name}.variants", f"{v!r} is not a trained variant")
     arms = [("variants", spec.variants)] + [(f"ablations.{n}.variants", ab.variants) for n, ab in spec.ablations.items()]
     for key, variants in arms:
-        if "sft-grpo" in variants and "sft" not in variants:
+        if "sft-grpo" in variants and "sft" not in variants and spec.budget is None:
             raise ConfigError(path, key, "sft-grpo starts from the arm's SFT run of the same seed: add sft")
     for t in spec.high_complexity:
         if t not in spec.tasks:
             raise ConfigError(path, f"high_complexity.{t}", f"task {t!r} is not in the study's tasks")
+    if spec.budget is not None:
+        _check_budget(spec, path)
+
+
+def _phases_needed(spec: StudySpec, task: str) -> set[str]:
+    variants = set(spec.variants)
+    for ab in spec.ablations.values():
+        if task in ab.tasks:
+            variants |= set(ab.variants)
+    need = set()
+    if variants & {"sft", "sft-grpo"}:
+        need.add("sft")
+    if variants & {"grpo", "cot-grpo", "sft-grpo"}:
+        need.add("grpo")
+    return need
+
+
+def _check_budget(spec: StudySpec, path: Path) -> None:
+    """A budget needs every task's measured step cost of each phase it trains, and one batch shape for GRPO."""
+    b = spec.budget
+    assert b is not None
+    for name, block in spec.tasks.items():
+        have = block.step_seconds.model_dump() if block.step_seconds else {}
+        for phase in sorted(_phases_needed(spec, name)):
+            if not have.get(phase):
+                raise ConfigError(path, f"tasks.{name}.step_seconds.{phase}",
+                                  f"budget: needs the measured seconds per {phase.upper()} step of task {name!r} to "
+                                  f"turn {b.seconds:g} s into max_steps; measure them with `pr1bench study costs "
+                                  f"{spec.study}` after a short run, or drop budget: and set max_steps per task")
+        if (b.grpo_prompts or b.grpo_completions) and int(block.grpo.get("gradient_accumulation_steps", 1)) != 1:
+            raise ConfigError(path, f"tasks.{name}.grpo.gradient_accumulation_steps",
+                              "budget.grpo_prompts/grpo_completions set the whole GRPO batch; remove "
+                              "gradient_accumulation_steps (or set it to 1)")
+    if bool(b.grpo_prompts) != bool(b.grpo_completions):
+        raise ConfigError(path, "budget", "give grpo_prompts and grpo_completions together (the GRPO batch is "
+                          "prompts x completions sampled sequences)")
+
+
+def budget_steps(spec: StudySpec, task: str) -> dict[str, int]:
+    """max_steps per phase from the budget: {'sft', 'grpo', 'sft-grpo/sft', 'sft-grpo/grpo'} (empty: no budget).
+
+    Steps are the seconds divided by the measured seconds per step, rounded, at least 1. CoT-GRPO gets GRPO's
+    steps (the paper's protocol: same steps; its longer completions cost more seconds). SFT-then-GRPO gives its
+    SFT phase ``sft_grpo_sft_share`` of the seconds and its GRPO phase the rest.
+    """
+    b = spec.budget
+    block = spec.tasks[task]
+    if b is None or block.step_seconds is None:
+        return {}
+    out: dict[str, int] = {}
+    sft, grpo = block.step_seconds.sft, block.step_seconds.grpo
+    if sft:
+        out["sft"] = max(1, round(b.seconds / sft))
+        out["sft-grpo/sft"] = max(1, round(b.seconds * b.sft_grpo_sft_share / sft))
+    if grpo:
+        out["grpo"] = max(1, round(b.seconds / grpo))
+        out["sft-grpo/grpo"] = max(1, round(b.seconds * (1 - b.sft_grpo_sft_share) / grpo))
+    return out
 
 
 def _phase_params(block: TaskBlock, phase: Phase, best: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
@@ -224,6 +347,7 @@ def plan(spec: StudySpec, *, best_trials: dict[str, dict[str, Any]] | None = Non
         for task in tasks:
             block = spec.tasks[task]
             common: dict[str, Any] = {}
+            common.update({f"eval.{k}": v for k, v in spec.eval.items()})
             for section in ("data", "eval", "generation"):
                 common.update({f"{section}.{k}": v for k, v in getattr(block, section).items()})
             sft_hp = _phase_params(block, "sft", best_trials)
@@ -232,6 +356,12 @@ def plan(spec: StudySpec, *, best_trials: dict[str, dict[str, Any]] | None = Non
                         **_trainer_keys(sft_hp["params"], drop=axis + ("matching",))}
             grpo_keys = {**{f"trainer.{k}": v for k, v in block.grpo.items()},
                          **_trainer_keys(grpo_hp["params"], drop=axis + ("matching",))}
+            steps = budget_steps(spec, task)
+            budget = spec.budget
+            if budget is not None and budget.grpo_prompts and budget.grpo_completions:
+                # the budget's batch shape wins over the task block and the sweep's num_generations
+                grpo_keys["trainer.num_generations"] = budget.grpo_completions
+                grpo_keys["trainer.per_device_train_batch_size"] = budget.grpo_prompts * budget.grpo_completions
             for variant in variants:
                 seeds = spec.seeds[: spec.base_seeds] if variant == "base" else spec.seeds
                 for seed in seeds:
@@ -240,14 +370,26 @@ def plan(spec: StudySpec, *, best_trials: dict[str, dict[str, Any]] | None = Non
                     needs = None
                     if variant == "sft":
                         ov.update(sft_keys)
+                        if "sft" in steps:
+                            ov["trainer.max_steps"] = steps["sft"]
                         hp = {"sft": sft_hp}
                     elif variant in ("grpo", "cot-grpo"):
                         ov.update(grpo_keys)
+                        if "grpo" in steps:
+                            ov["trainer.max_steps"] = steps["grpo"]
                         hp = {"grpo": grpo_hp}
                     elif variant == "sft-grpo":
                         ov.update(grpo_keys)
                         hp = {"sft": sft_hp, "grpo": grpo_hp}
-                        needs = _key(arm, task, "sft", seed)
+                        if spec.budget is not None:  # both phases in one run, splitting the seconds
+                            ov.update({("sft_" + k if k.startswith("trainer.") else k): v
+                                       for k, v in sft_keys.items()})
+                            if "sft-grpo/sft" in steps:
+                                ov["sft_trainer.max_steps"] = steps["sft-grpo/sft"]
+                            if "sft-grpo/grpo" in steps:
+                                ov["trainer.max_steps"] = steps["sft-grpo/grpo"]
+                        else:
+                            needs = _key(arm, task, "sft", seed)
                     ov.update(arm_set)
                     runs.append(PlannedRun(key=_key(arm, task, variant, seed), arm=arm, task=task, variant=variant,
                                            seed=seed, overrides=ov, hparams=hp, needs=needs))

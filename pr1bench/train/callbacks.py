@@ -65,7 +65,10 @@ class MetricsWriter(TrainerCallback):
 class IntermediateEval(TrainerCallback):
     """Greedy evaluation on a small fixed eval subset every ``every`` steps, logged as ``eval/<metric>``.
 
-    Sweeps read these lines to report intermediate values to Optuna's pruner.
+    Sweeps read these lines to report intermediate values to Optuna's pruner; the study report draws them as
+    learning curves of both phases (SFT and GRPO). Each line also carries ``eval/seconds``, the evaluation's own
+    wall time: it runs inside the training loop, so the trainer's ``train_runtime`` includes it, and the study's
+    compute table subtracts it to state training seconds alone.
     """
 
     def __init__(self, evaluator: Any, writer: MetricsWriter, every: int):
@@ -81,9 +84,12 @@ class IntermediateEval(TrainerCallback):
         m = model or self.model
         was_training = m.training
         m.eval()
+        start = time.perf_counter()
         try:
             summary = self.evaluator(m)
         finally:
             if was_training:
                 m.train()
-        self.writer.write(state.global_step, state.epoch, {f"eval/{k}": v for k, v in summary.items()})
+        values = {f"eval/{k}": v for k, v in summary.items()}
+        values["eval/seconds"] = time.perf_counter() - start
+        self.writer.write(state.global_step, state.epoch, values)

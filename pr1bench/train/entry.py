@@ -138,8 +138,9 @@ def _run_phase(phase: str, spec: RunSpec, task: TaskSpec, run_dir: Path, model_p
     common = {"model_path": model_path, "rows": rows, "system": task.system_prompt,
               "out_dir": run_dir / f"{phase}_model", "ckpt_dir": run_dir / "checkpoints" / phase,
               "metrics_path": run_dir / "metrics.jsonl", "seed": spec.seed, "resume": resume}
-    if phase == "sft":
-        return run_sft(**common, trainer_cfg=cfg)
+    if phase == "sft":  # the same intermediate evaluation as GRPO, so both phases have a learning curve
+        evaluator = _intermediate_evaluator(spec, task, cot) if spec.eval.every_steps else None
+        return run_sft(**common, trainer_cfg=cfg, evaluator=evaluator, eval_every=spec.eval.every_steps)
     funcs, weights = build_task_rewards(task, cot=cot)
     funcs = rollout_trace.trace(funcs, run_dir)
     cfg = {**vllm_trainer_keys(spec.vllm), **cfg}

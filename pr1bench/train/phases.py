@@ -92,8 +92,10 @@ def _resume(writer: MetricsWriter, ckpt_dir: Path, resume: bool) -> str | None:
 
 def run_sft(*, model_path: str, rows: list[Row], system: str | None, out_dir: Path, ckpt_dir: Path,
             metrics_path: Path, seed: int, trainer_cfg: dict[str, Any], resume: bool, cot: bool = False,
-            callbacks: list[Any] | None = None, phase: str = "sft") -> Path:
-    """Supervised fine-tuning on ground-truth answers, loss on the answer tokens only."""
+            callbacks: list[Any] | None = None, phase: str = "sft", evaluator: Any = None,
+            eval_every: int | None = None) -> Path:
+    """Supervised fine-tuning on ground-truth answers, loss on the answer tokens only (``evaluator`` and
+    ``eval_every``: the same intermediate evaluation as GRPO's, for the learning curve)."""
     from datasets import Dataset
     from transformers import AutoModelForImageTextToText, AutoProcessor
     from trl import SFTConfig
@@ -104,9 +106,10 @@ def run_sft(*, model_path: str, rows: list[Row], system: str | None, out_dir: Pa
     processor = AutoProcessor.from_pretrained(model_path)
     model = AutoModelForImageTextToText.from_pretrained(model_path)
     writer = MetricsWriter(metrics_path, phase)
+    extra = [IntermediateEval(evaluator, writer, eval_every)] if evaluator is not None and eval_every else []
     trainer_cls = grouped_sft_trainer([len(r.answer) for r in rows])
     trainer = trainer_cls(model=model, args=args, train_dataset=ds, processing_class=processor,
-                          callbacks=[writer, *(callbacks or []), *dist.trainer_callbacks()])
+                          callbacks=[writer, *extra, *(callbacks or []), *dist.trainer_callbacks()])
     trainer.train(resume_from_checkpoint=_resume(writer, ckpt_dir, resume))
     return _save(trainer, processor, out_dir)
 

@@ -77,10 +77,10 @@ def test_reversed_effect_is_not_reproduced():
     assert f.verdict == F.NOT_REPRODUCED and f.lines[0].est.hi < 0
 
 
-def test_all_zero_is_inconclusive_not_reproduced():
+def test_all_zero_is_no_signal_not_reproduced():
     d = _data(lambda *a: 0.0)
     found = F.all_findings(d, _study())
-    assert all(f.verdict == F.INCONCLUSIVE for f in found)
+    assert all(f.verdict == F.NO_SIGNAL for f in found)
     assert "no signal" in found[0].lines[0].note
 
 
@@ -126,8 +126,9 @@ def test_one_seed_falls_back_to_paired_samples():
     assert ln.est.basis == "samples" and ln.est.has_interval and "1 seed" in ln.note
 
 
-def test_identical_seeds_fall_back_to_samples():
-    """Three trainings with the same greedy answers give a zero-width seed interval; the samples give a real one."""
+def test_identical_seeds_still_get_the_image_level_interval():
+    """Three trainings with the same greedy answers: a seeds-only interval would have zero width; the two-level
+    one keeps the evaluation images' noise (and measures zero seed variance)."""
     rows, samples = [], []
     for v, p in (("sft", 0.3), ("grpo", 0.5)):
         for seed in (0, 1, 2):
@@ -140,17 +141,22 @@ def test_identical_seeds_fall_back_to_samples():
                 samples.append({"run_id": rid, "sample_id": f"s{i}", "bucket": "7-10", "score": hit, "correct": hit})
     d = F.StudyData(pd.DataFrame(rows), pd.DataFrame(samples), {"counting": "acc"}, [0, 1, 2])
     ln = F.f_rl_beats_sft(d, {"counting": "7-10"}).lines[0]
-    assert ln.est.basis == "samples" and ln.est.lo < ln.est.hi and "identical seeds" in ln.note
+    assert ln.est.basis == "seeds+samples" and ln.est.lo < ln.est.hi and ln.est.n_samples == 20
+    assert ln.est.var_seed == pytest.approx(0.0, abs=1e-12) and ln.est.var_sample > 0
     assert ln.est.value == pytest.approx(0.2)
 
 
 def test_values_below_the_signal_floor_decide_nothing():
     """AP of 1e-4 (one lucky box) with a tiny but 'significant' difference is no evidence either way."""
     d = _data(lambda arm, v, seed, b: (2e-4 if v == "grpo" else 1e-4) + 1e-6 * seed)
+    d.floors = {"acc": F.Floor(base=0.0, near=0.01)}
     ln = F.f_rl_beats_sft(d, {"counting": "7-10"}).lines[0]
-    assert ln.est.lo > 0 and ln.verdict == F.INCONCLUSIVE and "below 0.01" in ln.note
-    d.floor = 0.0
+    assert ln.est.lo > 0 and ln.verdict == F.NO_SIGNAL and "below 0.01" in ln.note
+    d.floors = {"acc": F.Floor(base=0.0, near=0.0)}
     assert F.f_rl_beats_sft(d, {"counting": "7-10"}).lines[0].verdict == F.REPRODUCED
+    d.floors = {"acc": F.Floor(base=0.001, near=0.0)}  # the base (1e-4) is below the base floor
+    ln = F.f_rl_beats_sft(d, {"counting": "7-10"}).lines[0]
+    assert ln.verdict == F.NO_SIGNAL and "the base scores 0.000, below the floor 0.001" in ln.note
 
 
 def test_power_hint_scales_with_the_measured_spread() -> None:
@@ -184,4 +190,4 @@ def test_per_task_verdicts_show_a_split_that_the_overall_verdict_hides():
     assert task_verdicts(f) == {"counting": F.NOT_REPRODUCED, "detection": F.INCONCLUSIVE}
     assert per_task_verdicts(f) == "counting: not reproduced; detection: inconclusive"
     split = F.Finding(key="k", claim="c", lines=[line("ocr", F.REPRODUCED), line("ocr", F.NOT_REPRODUCED)])
-    assert task_verdicts(split) == {"ocr": F.INCONCLUSIVE}
+    assert task_verdicts(split) == {"ocr": F.MIXED}
