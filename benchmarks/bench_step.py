@@ -2,8 +2,9 @@
 
 Both trainers are built by ``pr1bench.train.phases.build_grpo_trainer`` (the harness's own construction: task
 rows, rewards, GRPO_DEFAULTS, one torch thread) with the same seed, and train side by side in one process:
-each runs in its own thread, but a baton lets only one of them run a step at a time and alternates them step
-by step, and each trainer's RNG state is swapped in and out with the baton. So both see the same machine load
+each runs in its own thread, but a baton lets only one of them run at a time and alternates them step by step
+(a trainer holds it from the end of one step to the end of the next, so its step time includes fetching and
+collating the batch and logging), and each trainer's RNG state is swapped in and out with the baton. So both see the same machine load
 at the same moments and the same random stream: their completions, losses and rewards must agree, which the
 script checks (first-step loss and reward, every step's reward and completion length; tolerances below).
 
@@ -149,9 +150,11 @@ def _make_callback(i: int, baton: Baton, seed: int, rec: dict[str, Any], timers:
     from transformers import TrainerCallback, set_seed
 
     class Turn(TrainerCallback):
+        """Holds the baton from the end of one step to the end of the next: data loading, logging, the step."""
+
         rng: Any = None
 
-        def on_step_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        def _start(self) -> None:
             baton.acquire(i)
             if self.rng is None:
                 set_seed(seed)
@@ -160,6 +163,9 @@ def _make_callback(i: int, baton: Baton, seed: int, rec: dict[str, Any], timers:
             if timers is not None:
                 timers.t.clear()
             self.t0 = time.perf_counter()
+
+        def on_train_begin(self, *a: Any, **kw: Any) -> None:
+            self._start()
 
         def on_pre_optimizer_step(self, *a: Any, **kw: Any) -> None:
             self.o = time.perf_counter()
@@ -174,6 +180,8 @@ def _make_callback(i: int, baton: Baton, seed: int, rec: dict[str, Any], timers:
                 rec["sections"].append(dict(timers.t))
             self.rng = _rng_get()
             baton.release(i)
+            if state.global_step < state.max_steps:
+                self._start()
 
         def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
             if logs and "loss" in logs:
@@ -249,13 +257,13 @@ def _grpo_builders(task_name: str, model: str, batch: int, gens: int, steps: int
 
 def _sft_builders(task_name: str, model: str, batch: int, steps: int) -> list[Any]:
     from datasets import Dataset
-    from pr1bench.train.fast_sft import compact_sft_trainer
     from transformers import AutoModelForImageTextToText, AutoProcessor
     from trl import SFTConfig
 
     from pr1bench.dataset import build_rows
     from pr1bench.runspec import SFT_DEFAULTS
     from pr1bench.spec import load_task
+    from pr1bench.train.fast_sft import compact_sft_trainer
     from pr1bench.train.phases import _common_args, grouped_sft_trainer, sft_example
 
     task = load_task(task_name)
@@ -397,6 +405,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=64, help="per_device_train_batch_size (completions per step)")
     ap.add_argument("--gens", type=int, default=8, help="num_generations")
     ap.add_argument("--sft-batch", type=int, default=16)
+    ap.add_argument("--sft-task", default="counting")
     ap.add_argument("--model", default=None, help="model dir (default: the shipped embedded model)")
     ap.add_argument("--no-sft", action="store_true")
     ap.add_argument("--no-study", action="store_true")
@@ -410,7 +419,7 @@ def main() -> None:
     a.model = resolve_model(a.model)
     print(f"model: {a.model}; torch threads: {torch.get_num_threads()}")
     grpo = {t: bench_grpo(t, a) for t in a.tasks.split(",") if t}
-    sft = {} if a.no_sft else {a.tasks.split(",")[0]: bench_sft(a.tasks.split(",")[0], a)}
+    sft = {} if a.no_sft else {a.sft_task: bench_sft(a.sft_task, a)}
     if not a.no_study and grpo:
         study_cost(grpo, a.study_steps, 2)
     bad = [k for k, v in {**grpo, **{f"sft-{k}": v for k, v in sft.items()}}.items() if not v["ok"]]

@@ -248,7 +248,7 @@ class SharedPromptGRPOTrainer(GRPOTrainer):
                 # exactly what the model's own full-sequence forward computes (M-RoPE from tokens, grid and mask)
                 with torch.no_grad():
                     position_ids = backbone.compute_3d_position_ids(
-                        input_ids=input_ids, inputs_embeds=None, image_grid_thw=image_grid_thw,
+                        input_ids=input_ids, inputs_embeds=None, image_grid_thw=image_grid_thw, video_grid_thw=None,
                         attention_mask=attention_mask, cache=None, mm_token_type_ids=mm_token_type_ids)
             if position_ids is None:  # a text model: positions are 0..L-1 whatever the padding
                 position_ids = torch.arange(input_ids.size(1), device=input_ids.device).view(1, 1, -1).expand(
@@ -308,7 +308,9 @@ class SharedPromptGRPOTrainer(GRPOTrainer):
         batch it samples from, its order and the random stream are those of the G copies.
         """
         uniq = None
-        if self._shared_supported() and not has_tool_images:
+        # other families: transformers 5.24 cannot expand Qwen3-VL's deepstack features for num_return_sequences
+        family_ok = self.accelerator.unwrap_model(self.model).config.model_type in _DECODE_FAMILIES
+        if family_ok and self._shared_supported() and not has_tool_images:
             uniq = _adjacent_groups(prompt_ids, multimodal_fields, num_generations)
         if uniq is None:
             self.shared_stats["gen_plain"] += 1

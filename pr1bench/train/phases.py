@@ -100,6 +100,8 @@ def run_sft(*, model_path: str, rows: list[Row], system: str | None, out_dir: Pa
     from transformers import AutoModelForImageTextToText, AutoProcessor
     from trl import SFTConfig
 
+    from pr1bench.train.fast_sft import sft_trainer_class
+
     ds = Dataset.from_list([sft_example(r, system, cot=cot) for r in rows])
     cfg = {"max_length": None, "completion_only_loss": True, **trainer_cfg}
     args = SFTConfig(**_common_args(ckpt_dir, seed, cfg))
@@ -107,7 +109,7 @@ def run_sft(*, model_path: str, rows: list[Row], system: str | None, out_dir: Pa
     model = AutoModelForImageTextToText.from_pretrained(model_path)
     writer = MetricsWriter(metrics_path, phase)
     extra = [IntermediateEval(evaluator, writer, eval_every)] if evaluator is not None and eval_every else []
-    trainer_cls = grouped_sft_trainer([len(r.answer) for r in rows])
+    trainer_cls = sft_trainer_class(grouped_sft_trainer([len(r.answer) for r in rows]))
     trainer = trainer_cls(model=model, args=args, train_dataset=ds, processing_class=processor,
                           callbacks=[writer, *extra, *(callbacks or []), *dist.trainer_callbacks()])
     trainer.train(resume_from_checkpoint=_resume(writer, ckpt_dir, resume))
