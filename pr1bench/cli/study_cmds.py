@@ -159,6 +159,7 @@ def _compute(study: Any, quick: bool) -> dict[str, dict[str, dict[str, float]]]:
                max(t.value) FILTER (WHERE t.name = 'train_runtime') AS secs,
                max(t.value) FILTER (WHERE t.name = 'train_samples_per_second') AS sps,
                max(t.value) FILTER (WHERE t.name = 'num_tokens') AS tokens,
+               sum(t.value) FILTER (WHERE t.name = 'eval/seconds') AS eval_secs,
                any_value(json_extract(r.extra, '$.distributed')) AS layout
         FROM {current} r JOIN train_metrics t ON t.run_id = r.run_id
         WHERE json_extract_string(r.config, '$.run.study.arm') = 'main'
@@ -168,9 +169,11 @@ def _compute(study: Any, quick: bool) -> dict[str, dict[str, dict[str, float]]]:
     layouts: dict[str, str] = {}
     for row in df.itertuples(index=False):
         secs, sps, tok = num(row.secs), num(row.sps), num(row.tokens)
+        # intermediate evaluation runs inside the training loop: its own seconds are not training compute
+        loop, secs = secs, max(0.0, secs - num(row.eval_secs))
         acc = per_run.setdefault(row.run_id, {"steps": 0.0, "sequences": 0.0, "tokens": 0.0, "seconds": 0.0})
         acc["steps"] += num(row.steps)
-        acc["sequences"] += round(sps * secs)
+        acc["sequences"] += round(sps * loop)
         acc["tokens"] += tok
         acc["seconds"] += secs
         info[row.run_id] = (row.task, row.variant, row.parent_run)
@@ -214,6 +217,7 @@ def _report(study: Any, quick: bool, out: Path | None, reference_out: Path | Non
         (out / "study.md").write_text(md + "\n")
         R.plot_gains(found, out)
         R.plot_variants(data, [t for t in study.tasks if t in data.primary], out)
+        R.plot_curves(data, [t for t in study.tasks if t in data.primary], out)
         if not quiet:
             console.print(f"wrote {out / 'study.md'} and plots", highlight=False)
     if reference_out:
@@ -280,11 +284,23 @@ def check(
     with user_errors():
         study, _ = load_study(name, quick=quick)
         tol = parse_tolerances(tolerance)
-    ref = json.loads(reference.read_text())
+    try:
+        ref = json.loads(reference.read_text())
+        notes = R.check_reference_doc(ref, reference)
+    except (ValueError, AttributeError) as e:  # JSONDecodeError is a ValueError
+        fail(f"cannot read reference {reference}: {e}")
     try:
         data = F.load(study.study, quick=quick)
     except StoreError as e:
         fail(str(e))
+    have_n = R.eval_counts(data)
+    for task, n in (ref.get("eval_n") or {}).items():
+        if task in have_n and have_n[task] != n:
+            notes.append(f"{task}: the reference was evaluated on {n} images per run, these runs on {have_n[task]}: "
+                         "the values are compared, but expect drift of the size of the evaluation noise")
+    if not json_out:
+        for note in notes:
+            console.print(f"[yellow]note[/] {note}", highlight=False)
     rows = R.compare_reference(ref, R.reference_numbers(data, study.high_complexity), tol)
     bad = [r for r in rows if not r["ok"]]
     ran_with = R.model_text(_meta(study, quick))
@@ -303,6 +319,74 @@ def check(
         console.print(f"{len(rows) - len(bad)}/{len(rows)} within tolerance", highlight=False)
     if bad:
         raise typer.Exit(1)
+
+
+def step_costs(study: Any, quick: bool) -> dict[str, dict[str, dict[str, float]]]:
+    """Task -> phase -> {seconds, steps, per_step, runs}: measured training seconds per optimizer step.
+
+    From every current run of the study (all arms), per phase: the trainer's train_runtime minus the
+    intermediate evaluations' own seconds, over its last logged step; mean of the runs' per-step costs.
+    CoT-GRPO runs are left out (the budget gives CoT-GRPO GRPO's steps, not its seconds).
+    """
+    from pr1bench.report.repro import _num as finite
+    from pr1bench.store.queries import query
+    from pr1bench.study.findings import current_runs
+
+    current, params = current_runs(study.study, quick)
+    df = query(f"""
+        SELECT r.task, r.variant, t.phase, r.run_id, max(t.step) AS steps,
+               max(t.value) FILTER (WHERE t.name = 'train_runtime') AS secs,
+               sum(t.value) FILTER (WHERE t.name = 'eval/seconds') AS eval_secs
+        FROM {current} r JOIN train_metrics t ON t.run_id = r.run_id
+        WHERE r.variant <> 'cot-grpo' AND t.phase IN ('sft', 'grpo')
+        GROUP BY ALL""", params)
+    per: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for row in df.itertuples(index=False):
+        secs = (finite(row.secs) or 0.0) - (finite(row.eval_secs) or 0.0)
+        steps = finite(row.steps) or 0.0
+        if secs > 0 and steps > 0:
+            per.setdefault((str(row.task), str(row.phase)), []).append((secs, steps))
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for (task, phase), vals in sorted(per.items()):
+        out.setdefault(task, {})[phase] = {
+            "per_step": round(sum(s / n for s, n in vals) / len(vals), 4), "runs": len(vals),
+            "seconds": round(sum(s for s, _ in vals) / len(vals), 1), "steps": sum(n for _, n in vals) / len(vals)}
+    return out
+
+
+@app.command("costs")
+def costs(
+    name: str = typer.Argument("embedded"),
+    quick: bool = typer.Option(False, "--quick", help="Measure the quick form's runs."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Measured training seconds per step of each task's SFT and GRPO phases, as the study file's step_seconds.
+
+    A study's budget: {seconds: S} turns S into max_steps with these numbers. Measure at the batch shape the
+    budget will use (after a short run of the study), then paste the printed blocks into the task blocks.
+
+    Example: pr1bench study costs embedded --quick
+    """
+    from pr1bench.store.connection import StoreError
+    from pr1bench.study.spec import load_study
+
+    with user_errors():
+        study, _ = load_study(name, quick=quick)
+    try:
+        found = step_costs(study, quick)
+    except StoreError as e:
+        fail(str(e))
+    if json_out:
+        print_json(found)
+        return
+    if not found:
+        fail(f"no completed training runs of study {name!r}{' (quick form)' if quick else ''} with trainer logs")
+    for task, phases in found.items():
+        vals = ", ".join(f"{ph}: {c['per_step']:g}" for ph, c in phases.items())
+        src = "; ".join(f"{ph} {c['runs']} runs, {c['steps']:.0f} steps in {c['seconds']:.1f} s"
+                        for ph, c in phases.items())
+        console.print(f"  {task}:\n    step_seconds: {{{vals}, note: \"measured: {src}\"}}", highlight=False,
+                      markup=False)
 
 
 def mount(root: typer.Typer) -> None:

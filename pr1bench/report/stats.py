@@ -23,7 +23,11 @@ Choices, stated once so every table means the same thing:
   bucket. Sharing the image draw keeps the comparison paired over the same images (an image that every model
   finds hard is hard in both arms), and resampling seeds keeps the training variance that a one-run-per-arm
   paired interval leaves out. The interval is the percentile interval of the statistic over ``N_RESAMPLES``
-  resamples; the two variance components (seeds only, images only) are kept for the power notes.
+  resamples; the two variance components (seeds only, images only) are kept for the power notes. The seed level
+  also sees each run's own evaluation noise (a run's mean over N images varies by itself), so that level errs
+  wide; with few seeds the percentile interval of the seed level errs narrow (3 seeds
+  resampled cover (3-1)/3 of their variance), which the two roughly offset (coverage measured in
+  tests/report/test_two_level.py).
 """
 
 from __future__ import annotations
@@ -166,10 +170,8 @@ def two_level(mats: Sequence[np.ndarray], groups: np.ndarray | None = None, *,
         ms = []
         for a, f, ps, c in zip(arrs, full, per_seed, seed_counts, strict=True):
             k = a.shape[0]
-            if use_images:
-                vals = ps  # (seeds, R, G)
-            else:
-                vals = np.broadcast_to(f[:, None, :], (k, n_resamples, f.shape[1]))
+            # (seeds, resamples, groups): the drawn images' means, or every image's when images are not drawn
+            vals = ps if use_images else np.broadcast_to(f[:, None, :], (k, n_resamples, f.shape[1]))
             cw = c if use_seeds else np.full((n_resamples, k), 1.0 / k)
             ms.append(np.einsum("rk,krg->rg", cw, vals))
         return np.asarray(stat(ms), dtype=float).ravel()

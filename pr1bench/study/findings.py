@@ -27,7 +27,7 @@ Statistics (stated once; the report repeats them):
   report lists the ones in effect.
 * Overall verdict of a finding, from each task's verdict on its deciding line(s): tasks with *no signal* are
   listed but do not count (they can neither reproduce nor refute a finding); when no task has a signal the
-  finding is *no signal*; when any counting task is inconclusive the finding is *inconclusive*; when they all
+  finding is *no signal*; when any task that counts is inconclusive the finding is *inconclusive*; when they all
   agree the finding takes their verdict; when they are decided but disagree it is *mixed*, and each task's
   verdict is given beside it. A task's verdict is formed from its own deciding lines by the same rule.
 * The growth of the RL gain with complexity is the least-squares slope of (GRPO - SFT) per bucket against the
@@ -104,6 +104,7 @@ class StudyData:
     seeds: list[int]
     floor: float = 0.01  # the study's signal_floor: the default ``near`` of every metric's floor
     floors: dict[str, Floor] = field(default_factory=dict)  # per metric ("default" for the rest)
+    curves: Any = None  # DataFrame: run_id, phase, step, name, value, time (train_metrics: eval/*, reward, loss)
     _by_run: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def floor_of(self, metric: str) -> Floor:
@@ -159,8 +160,10 @@ def load(name: str, *, quick: bool | None = None) -> StudyData:
                              f"database; run {hint} first")
     ids = list(runs["run_id"])
     ph = ",".join("?" * len(ids))
-    m = query(f"SELECT run_id, metric, bucket, value FROM eval_metrics WHERE split = 'eval' AND run_id IN ({ph})",
+    m = query(f"SELECT run_id, metric, bucket, value, n FROM eval_metrics WHERE split = 'eval' AND run_id IN ({ph})",
               ids)
+    curves = query(f"""SELECT run_id, phase, step, name, value, time FROM train_metrics
+                       WHERE run_id IN ({ph}) AND (name LIKE 'eval/%' OR name IN ('reward', 'loss'))""", ids)
     s = query(f"""SELECT run_id, sample_id, bucket, n, score, correct::DOUBLE AS correct,
                          TRY_CAST(json_extract(parsed, '$.count') AS DOUBLE) AS pred_count,
                          CASE WHEN parsed IS NULL THEN NULL
@@ -171,7 +174,7 @@ def load(name: str, *, quick: bool | None = None) -> StudyData:
     return StudyData(metrics=metrics, samples=s if not s.empty else pd.DataFrame(
         columns=["run_id", "sample_id", "bucket", "n", "score", "correct", "pred_count", "pred_boxes"]),
         primary=primary_metrics(tasks),
-        seeds=sorted({int(x) for x in runs["seed"]}))
+        seeds=sorted({int(x) for x in runs["seed"]}), curves=curves)
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -211,24 +214,6 @@ def _scores(d: StudyData, run_id: str, bucket: str | None = None, measure: str =
     if bucket is not None:
         s = s[s.bucket == bucket]
     return s[measure].astype(float)
-
-
-def _sample_diff(d: StudyData, a_ids: list[str], b_ids: list[str], bucket: str | None, measure: str
-                 ) -> tuple[Estimate | None, np.ndarray, np.ndarray]:
-    """Paired per-sample differences (runs paired seed by seed, samples by id), samples resampled."""
-    from pr1bench.report.stats import paired_diff_ci
-
-    xa: list[np.ndarray] = []
-    xb: list[np.ndarray] = []
-    for ra, rb in zip(a_ids, b_ids, strict=False):
-        sa, sb = _scores(d, ra, bucket, measure), _scores(d, rb, bucket, measure)
-        both = sa.index.intersection(sb.index)
-        xa.append(sa.loc[both].to_numpy())
-        xb.append(sb.loc[both].to_numpy())
-    if not xa or sum(x.size for x in xa) < 2:
-        return None, np.zeros(0), np.zeros(0)
-    pa, pb = np.concatenate(xa), np.concatenate(xb)
-    return paired_diff_ci(pa, pb), pa, pb
 
 
 def _sample_mats(d: StudyData, groups: list[list[str]], measure: str, bucket: str | None = None
@@ -278,9 +263,10 @@ def compare(d: StudyData, *, task: str, metric: str, a: str, b: str, arm_a: str 
     got = _sample_mats(d, [ids_a, ids_b], measure, None if bucket == "all" else bucket)
     if got is None:
         return seed_est, va, vb, seed_basis
-    (ma, mb), _ = got
+    (ma, mb), labels = got
     proxy = task not in SAMPLE_MEASURE  # the metric is not the mean of the per-sample measure
-    est = two_level([ma, mb], metric_value=_mean_diff(va, vb) if proxy else None)
+    strata = np.unique(labels, return_inverse=True)[1]  # images resampled within their complexity bucket
+    est = two_level([ma, mb], strata, metric_value=_mean_diff(va, vb) if proxy else None)
     if est is None or not est.has_interval:
         return seed_est, va, vb, seed_basis
     bits = []
@@ -288,7 +274,8 @@ def compare(d: StudyData, *, task: str, metric: str, a: str, b: str, arm_a: str 
         bits.append("1 seed: training variance not included")
     if proxy:
         label = SAMPLE_LABEL.get(task, measure)
-        bits.append(f"A - B is on per-sample {label} (means {ma.mean():.3f} vs {mb.mean():.3f}), not on {metric}")
+        label = label if label.startswith("per-") else f"per-sample {label}"
+        bits.append(f"A - B is on {label} (means {ma.mean():.3f} vs {mb.mean():.3f}), not on {metric}")
     return est, va, vb, "; ".join(["two-level", *bits])
 
 
@@ -683,7 +670,8 @@ def f_gain_grows(d: StudyData, tasks: list[str], order_arm: str | None) -> Findi
                 if k < 2:
                     bits.append("1 seed: training variance not included")
                 if proxy:
-                    bits.append(f"slope of the per-sample {label_m} gain, not of {metric}")
+                    lab = label_m if label_m.startswith("per-") else f"per-sample {label_m}"
+                    bits.append(f"slope of the {lab} gain, not of {metric}")
                 basis = "; ".join(bits)
             elif est is not None and (not est.has_interval or est.lo == est.hi) and not d.samples.empty:
                 why = "1 seed" if min(len(gi), len(si)) < 2 else "identical seeds"
@@ -786,8 +774,9 @@ def fmt_est(est: Estimate | None, digits: int = 3) -> str:
 
 def sentence(f: Finding) -> str:
     """The finding as one sentence with its deciding numbers and intervals."""
-    parts = [f"{ln.task}: {ln.a} - {ln.b} = {fmt_est(ln.est)} on {ln.measure} ({ln.verdict}"
-             f"{'; ' + ln.note if ln.note else ''})" for ln in f.lines if ln.decides]
+    parts = [f"{ln.task}: {ln.a} - {ln.b} = {fmt_est(ln.est)} on {ln.measure} "
+             f"({ln.note if ln.note.startswith(ln.verdict) else ln.verdict + ('; ' + ln.note if ln.note else '')})"
+             for ln in f.lines if ln.decides]
     body = "; ".join(parts) if parts else "no runs to compare"
     per = task_verdicts(f.lines)
     split = f" ({'; '.join(f'{t}: {v}' for t, v in per.items())})" if len(set(per.values())) > 1 else ""
