@@ -79,6 +79,19 @@ class GenerationSpec(_Strict):
     cot_max_new_tokens: int = Field(128, ge=1)
 
 
+PROTOCOLS: tuple[str, ...] = ("perception-r1", "pr1bench")
+
+
+class TaskEvalSpec(_Strict):
+    """How a task's answers are parsed and scored (see :mod:`pr1bench.perception.protocols`).
+
+    ``perception-r1`` mirrors the released Perception-R1 evaluation code (its parsers, metrics and quirks, the
+    paper's numbers were computed with it); ``pr1bench`` is this harness's own lenient parsing and metrics.
+    """
+
+    protocol: Literal["perception-r1", "pr1bench"] = "pr1bench"
+
+
 class TaskSpec(_Strict):
     """One perception task: data, prompt, answer format, rewards and metrics, with a version."""
 
@@ -99,6 +112,7 @@ class TaskSpec(_Strict):
     primary_metric: str
     buckets: list[int] = Field(default_factory=lambda: [1, 2, 4, 7, 11])
     generation: GenerationSpec = Field(default_factory=GenerationSpec)
+    eval: TaskEvalSpec = Field(default_factory=TaskEvalSpec)
 
     @field_validator("rewards")
     @classmethod

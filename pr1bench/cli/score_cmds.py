@@ -57,9 +57,9 @@ def score(
     Example: pr1bench score counting --completion "[[30, 40]]" --target '{"points": [[31, 41]], "count": 1}'
     """
     from pr1bench.dataset import Row
-    from pr1bench.evaluate.core import task_metrics, weighted_rewards
+    from pr1bench.evaluate.core import parse_completions, task_metrics, weighted_rewards
     from pr1bench.models.family import resolve_answer_defaults
-    from pr1bench.perception import parse_answer, score_samples
+    from pr1bench.perception import score_samples
     from pr1bench.spec import load_task
 
     with user_errors():
@@ -80,17 +80,16 @@ def score(
                 height=int(r.get("height", height)), prompt_text="", answer="", target=r["target"], n=0)
             for i, r in enumerate(recs)]
     comps = [str(r["completion"]) for r in recs]
-    parsed = [parse_answer(spec.answer.format, c, width=r.width, height=r.height, coords=spec.answer.coords,
-                           require_think=cot) for c, r in zip(comps, rows, strict=True)]
+    parsed = parse_completions(spec, comps, rows, cot=cot)  # under the task's eval.protocol
     terms, total = weighted_rewards(spec, comps, rows, cot=cot)
-    per = score_samples(spec.type, parsed, [r.target for r in rows])
+    per = score_samples(spec.type, parsed, [r.target for r in rows], protocol=spec.eval.protocol)
     metrics, notes = task_metrics(spec, parsed, [r.target for r in rows])
     samples = [{"id": r.id, "parsed": p is not None, "correct": s["correct"], "score": s["score"],
                 **{k: v[i] for k, v in terms.items()}, "reward": total[i]}
                for i, (r, p, s) in enumerate(zip(rows, parsed, per, strict=True))]
     if json_out:
-        print_json({"task": spec.task, "weights": spec.reward_weights(), "samples": samples, "metrics": metrics,
-                    "notes": notes})
+        print_json({"task": spec.task, "protocol": spec.eval.protocol, "weights": spec.reward_weights(),
+                    "samples": samples, "metrics": metrics, "notes": notes})
         return
     table = Table(title=f"{spec.task}: reward terms per sample (weights {spec.reward_weights()})")
     for col in samples[0]:
@@ -100,6 +99,7 @@ def score(
     console.print(table)
     if len(samples) > 200:
         console.print(f"... {len(samples) - 200} more rows (use --json for all)")
+    console.print(f"protocol: {spec.eval.protocol}", highlight=False)
     console.print("metrics: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()), highlight=False)
     for n in notes:
         console.print(f"[dim]note: {n}[/]")

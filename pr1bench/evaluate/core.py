@@ -50,13 +50,23 @@ def task_metrics(task: TaskSpec, parsed: list[Any], targets: list[dict[str, Any]
 
     out: dict[str, float] = {}
     notes: list[str] = []
+    protocol = task.eval.protocol
     for name in task.metrics:
-        for k, v in METRICS.get(name)(parsed, targets).items():
+        for k, v in METRICS.get(name)(parsed, targets, protocol=protocol, coords=task.answer.coords).items():
             if (f := _finite(v)) is not None:
                 out[k] = f
-        if name in METRIC_NOTES:
-            notes.append(METRIC_NOTES[name])
+        note = METRIC_NOTES.get(f"{name}@{protocol}") or METRIC_NOTES.get(name)
+        if note:
+            notes.append(note)
     return out, notes
+
+
+def parse_completions(task: TaskSpec, completions: list[str], rows: list[Row], *, cot: bool) -> list[Any]:
+    """Parse completions under the task's evaluation protocol (``eval.protocol``)."""
+    from pr1bench.perception.protocols import parse_for
+
+    return [parse_for(task.eval.protocol, task.type, task.answer.format, c, width=r.width, height=r.height,
+                      coords=task.answer.coords, require_think=cot) for c, r in zip(completions, rows, strict=True)]
 
 
 def bootstrap_ci(values: np.ndarray, *, seed: int = 0, n_resamples: int = 2000) -> tuple[float, float] | None:
@@ -97,13 +107,12 @@ def evaluate_rows(task: TaskSpec, rows: list[Row], generate: Generate, *, cot: b
     """Generate for ``rows`` (greedy, and once sampled), then build eval.json and the samples table."""
     import pandas as pd
 
-    from pr1bench.perception import bucket_labels, parse_answer, score_samples, task_complexity
+    from pr1bench.perception import bucket_labels, score_samples, task_complexity
 
     completions = generate(rows, False)
-    parsed = [parse_answer(task.answer.format, c, width=r.width, height=r.height, coords=task.answer.coords,
-                           require_think=cot) for c, r in zip(completions, rows, strict=True)]
+    parsed = parse_completions(task, completions, rows, cot=cot)
     targets = [r.target for r in rows]
-    per_sample = score_samples(task.type, parsed, targets)
+    per_sample = score_samples(task.type, parsed, targets, protocol=task.eval.protocol)
     terms, total = weighted_rewards(task, completions, rows, cot=cot)
     metrics, notes = task_metrics(task, parsed, targets)
     metrics["sample_score"] = float(np.mean([s["score"] for s in per_sample]))
@@ -135,7 +144,7 @@ def evaluate_rows(task: TaskSpec, rows: list[Row], generate: Generate, *, cot: b
             ci[key] = list(c)
     summary = {"split": split, "n": len(rows), "cot": cot, "metrics": metrics, "ci": ci, "buckets": buckets,
                "complexity": task_complexity([r.n for r in rows]), "notes": notes,
-               "primary_metric": task.primary_metric}
+               "primary_metric": task.primary_metric, "protocol": task.eval.protocol}
     samples = pd.DataFrame({
         "id": [r.id for r in rows], "split": split, "n": [r.n for r in rows], "bucket": labels,
         "prompt": [r.prompt_text for r in rows], "completion": completions,

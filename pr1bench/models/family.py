@@ -204,6 +204,8 @@ def resolve(task: Any, model: str | Path | None) -> tuple[Any, dict[str, Any]]:
     if native and task.type != "ocr":
         nf, nc = native_answer(native, task.type)
         fmt_off = fmt not in ("auto", nf) and fmt not in ("count",)
+        if task.type == "counting" and fmt == native.box_format:  # Perception-R1's box protocol for counting
+            fmt_off = False
         coords_off = coords not in ("auto", nc)
         if fmt_off or coords_off:
             warnings.append(

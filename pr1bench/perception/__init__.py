@@ -6,6 +6,7 @@ validation and reports can use it without loading torch.
 
 from __future__ import annotations
 
+from pr1bench.perception import release_rewards as _release_rewards  # noqa: E402,F401 - registers pr1_* rewards
 from pr1bench.perception.complexity import (
     DEFAULT_EDGES,
     bucket,
@@ -28,6 +29,7 @@ from pr1bench.perception.formats import (
 from pr1bench.perception.geometry import box_iou, iou_matrix
 from pr1bench.perception.matching import MATCHING_MODES, match
 from pr1bench.perception.metrics import METRIC_NOTES, METRICS, TASK_TYPES, score_samples
+from pr1bench.perception.protocols import PROTOCOLS, parse_for
 from pr1bench.perception.rewards import REWARDS, Reward, build_reward, completion_text, reward_arg_names
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "COORDS",
     "DEFAULT_EDGES",
     "MATCHING_MODES",
+    "PROTOCOLS",
     "METRICS",
     "METRIC_NOTES",
     "REWARDS",
@@ -53,6 +56,7 @@ __all__ = [
     "match",
     "n_objects",
     "parse_answer",
+    "parse_for",
     "reward_arg_names",
     "sample_complexity",
     "score_samples",

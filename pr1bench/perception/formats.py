@@ -316,7 +316,13 @@ def _parse_text(body: str, width: float, height: float, coords: str) -> ParsedAn
 
 # ---------------------------------------------------------------- formatters
 def _target_boxes(target: Mapping[str, Any]) -> list[list[float]]:
-    return [list(map(float, b)) for b in target.get("boxes", [])]
+    """The target's boxes; a points-only target (PixMo-Count) gives a zero-size box at each point, so a box
+    answer format (Perception-R1's counting protocol asks for boxes) has an SFT answer whose centres are the
+    annotated points."""
+    boxes = target.get("boxes")
+    if not boxes and target.get("points"):
+        return [[float(x), float(y), float(x), float(y)] for x, y in target["points"]]
+    return [list(map(float, b)) for b in boxes or []]
 
 
 def _target_labels(target: Mapping[str, Any], n: int) -> list[str]:

@@ -28,7 +28,7 @@ class ReportData:
     """The report's inputs as small DataFrames (see each query for its columns)."""
 
     primary: dict[str, str]  # task -> metric the tables use
-    seeds: pd.DataFrame  # task, task_version, variant, metric, seed, value   (bucket 'all', outside sweeps)
+    seeds: pd.DataFrame  # task, task_version, variant, metric, seed, value, protocol (bucket 'all', outside sweeps)
     buckets: pd.DataFrame  # task, variant, bucket, seed, value, n           (the task's metric per bucket)
     bucket_ns: pd.DataFrame  # task, bucket, n, count                         (object-count histogram per bucket)
     task_stats: pd.DataFrame  # task, task_version, mean_fact, mean_log_fact, median_fact, n_samples
@@ -100,7 +100,8 @@ def _seeds(con: duckdb.DuckDBPyConnection, primary: dict[str, str]) -> pd.DataFr
     values = ", ".join("(?, ?)" for _ in pairs) or "(NULL, NULL)"
     sql = f"""
         WITH wanted(task, metric) AS (VALUES {values})
-        SELECT r.task, r.task_version, r.variant, e.metric, r.seed, avg(e.value) AS value, count(*) AS runs
+        SELECT r.task, r.task_version, r.variant, e.metric, r.seed, avg(e.value) AS value, count(*) AS runs,
+               coalesce(json_extract_string(r.config, '$.task.eval.protocol'), 'pr1bench') AS protocol
         FROM eval_metrics e JOIN runs r USING (run_id) JOIN wanted w ON w.task = r.task AND w.metric = e.metric
         WHERE {_BASE} AND e.bucket = 'all' AND r.sweep IS NULL
         GROUP BY ALL ORDER BY ALL"""

@@ -6,6 +6,10 @@ Perception-R1) and the "Ablations" table (SFT only, SFT then RL, with thinking, 
 detection reward-design rows. Values are kept exactly as published (percent; the edit distance is x100 too) and
 converted to our 0-1 scale only when shown beside our numbers (:func:`scaled`).
 
+Only runs evaluated under the paper's protocol (:data:`PAPER_PROTOCOL`, the released evaluation code's parsers
+and metrics) get the paper column; the report says so when a task's runs are under another protocol. The
+paper's PixMo-Count numbers come from the release's box protocol (``tasks/pixmo-count.yaml``), not points.
+
 Our variants map onto the paper's rows as: base = "base"/"without RL", grpo = "Perception-R1", sft = "SFT only",
 sft-grpo = "SFT then RL", cot-grpo = "with thinking". Ablation rows were published for the first split only
 (RefCOCO val, PixMo val and test, PageOCR en, COCO val2017).
@@ -16,6 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SOURCE = "Perception-R1 (arXiv 2504.07954), numbers as in shared/PAPER.md"
+#: The evaluation protocol the published numbers were computed under (pr1bench.perception.protocols): the
+#: report puts our numbers beside the paper's only for runs evaluated under it.
+PAPER_PROTOCOL = "perception-r1"
 # Our metric name -> the paper's, for column labels.
 METRIC_LABEL = {"acc50": "Acc@0.5", "acc": "accuracy", "f1": "F1", "ned": "edit distance", "AP": "AP",
                 "AP50": "AP50", "AP75": "AP75"}  # fmt: skip

@@ -46,6 +46,22 @@ def _latest_version(df: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
     return df[df["task_version"].astype(str) == keep], f"task versions {', '.join(versions)} found; showing v{keep} only"
 
 
+def _one_protocol(df: pd.DataFrame, with_paper: bool) -> tuple[pd.DataFrame, str | None, str | None]:
+    """Keep one evaluation protocol (numbers parsed and scored differently must never be averaged).
+
+    Returns the rows, the protocol shown and a note when others were dropped. With ``--paper`` the paper's
+    protocol (``perception-r1``) is preferred, since only its numbers may stand beside the paper's.
+    """
+    if "protocol" not in df.columns or not len(df):
+        return df, None, None
+    found = sorted({str(p) for p in df["protocol"].dropna()})
+    if len(found) <= 1:
+        return df, (found[0] if found else None), None
+    keep = "perception-r1" if (with_paper or "perception-r1" in found) and "perception-r1" in found else found[0]
+    return (df[df["protocol"] == keep], keep,
+            f"runs under evaluation protocols {', '.join(found)} found; showing {keep} only")
+
+
 def _seed_values(df: pd.DataFrame, variant: str, metric: str) -> np.ndarray:
     sel = df[(df["variant"] == variant) & (df["metric"] == metric)]
     return sel["value"].to_numpy(dtype=float)
@@ -69,12 +85,21 @@ def main_section(data: ReportData, task: str, *, with_paper: bool = False) -> Se
     df, note = _latest_version(data.seeds[data.seeds["task"] == task])
     if note:
         sec.notes.append(note)
+    df, protocol, pnote = _one_protocol(df, with_paper)
+    if pnote:
+        sec.notes.append(pnote)
+    if protocol:
+        sec.notes.append(f"evaluation protocol: {protocol}")
     model = model_note(data, task)
     if model:
         sec.notes.append(model)
     sec.columns = ["variant", metric, "reward_sampled", "reward_greedy", "seeds"]
     split = _paper_split(data, task) if with_paper else None
-    paper_on = with_paper and task in P.REAL_TASKS
+    paper_on = with_paper and task in P.REAL_TASKS and protocol in (None, P.PAPER_PROTOCOL)
+    if with_paper and task in P.REAL_TASKS and not paper_on:
+        sec.notes.append(f"no paper column: these runs were evaluated under protocol {protocol!r}, not the paper's "
+                         f"{P.PAPER_PROTOCOL!r}; re-evaluate with eval.protocol={P.PAPER_PROTOCOL} "
+                         f"(`pr1bench eval {task} --run RUN_ID eval.protocol={P.PAPER_PROTOCOL}`) to compare")
     if paper_on:
         shown = split or (P.splits_of(task) or ["?"])[0]
         sec.columns.append(f"paper ({P.METRIC_LABEL.get(metric, metric)}, {shown}, /100)")

@@ -56,7 +56,7 @@ def test_check_table_output(tmp_path) -> None:
     r = runner.invoke(app, ["data", "check", str(_pixmo_task(tmp_path)), "--split", "eval"])
     assert r.exit_code == 0, r.output
     for text in ("Perceptual complexity", "mean n!", "mean log n!", "median n!", "8.25", "4.00", "PixMo-Count: pixels",
-                 "points in absolute_pixels", "model:       family qwen2_vl"):
+                 "box_tokens in absolute_pixels", "model:       family qwen2_vl"):
         assert text in r.output, text
 
 

@@ -94,7 +94,7 @@ def test_pixmo_count_hub_layout_pixel_points_and_url_named_images(tmp_path) -> N
     as sha256(url) with no extension."""
     fx.pixmo(tmp_path, [2, 3, 4, 5], "validation")
     train = fx.pixmo(tmp_path, [2, 3], "train")
-    path = fx.task_file(tmp_path, "pixmo-count", {"annotations": str(tmp_path / "ann" / "train.parquet"),
+    path = fx.task_file(tmp_path, "pixmo-count-points", {"annotations": str(tmp_path / "ann" / "train.parquet"),
                                                   "images": str(tmp_path / "images"), "eval": 4, "train": 9})
     task = load_task(str(path))
     ev, tr = load_real(task, "eval", 4), load_real(task, "train", 9)
@@ -112,7 +112,7 @@ def test_pixmo_count_hub_layout_pixel_points_and_url_named_images(tmp_path) -> N
 def test_pixmo_points_below_100_are_pixels_not_percent(tmp_path) -> None:
     """A point at x=60 px on a 130 px image stays at 60 px (it used to be read as 60% = 78 px)."""
     train = fx.pixmo(tmp_path, [3], "train")
-    path = fx.task_file(tmp_path, "pixmo-count", {"annotations": str(tmp_path / "ann" / "train.parquet"),
+    path = fx.task_file(tmp_path, "pixmo-count-points", {"annotations": str(tmp_path / "ann" / "train.parquet"),
                                                   "images": str(tmp_path / "images"), "eval": 1, "train": 1,
                                                   "eval_split": "train"})
     (s,) = load_real(load_task(str(path)), "eval", 1)  # one split-less file: its one row held out for eval
@@ -132,7 +132,7 @@ def test_pixmo_list_of_xy_objects_and_pairs(tmp_path) -> None:
 
 def test_perception_r1_counting_jsonl(tmp_path) -> None:
     rows = fx.pr1_counting(tmp_path, [2, 4, 7])
-    path = fx.task_file(tmp_path, "pixmo-count", {
+    path = fx.task_file(tmp_path, "pixmo-count-points", {
         "annotations": str(tmp_path / "pixmo_count_validation540_counting_problems_label.jsonl"),
         "images": str(tmp_path / "images"), "eval": 3, "train": 0})
     ev = load_real(load_task(str(path)), "eval", 3)
@@ -220,7 +220,7 @@ def test_generic_jsonl_detection_and_counting(tmp_path) -> None:
     _rows_round_trip(path)
 
     fx.write_jsonl(tmp_path / "cnt.jsonl", [{"image": "a.png", "label": "dots", "target": {"points": [[10, 10], [20, 30]]}}])
-    cpath = fx.task_file(tmp_path, "pixmo-count", {"source": "jsonl", "annotations": str(tmp_path / "cnt.jsonl"),
+    cpath = fx.task_file(tmp_path, "pixmo-count-points", {"source": "jsonl", "annotations": str(tmp_path / "cnt.jsonl"),
                                                    "images": str(tmp_path / "im"), "eval": 1})
     (s,) = load_real(load_task(str(cpath)), "eval", 1)
     assert s.target["count"] == 2 and s.fields == {"label": "dots"}
