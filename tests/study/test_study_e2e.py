@@ -26,7 +26,7 @@ high_complexity: {{counting: "4-6"}}
 tasks:
   counting:
     data: {{train: 16, n_objects: [1, 6]}}
-    eval: {{n: 12, batch_size: 12}}
+    eval: {{n: 12, batch_size: 12, every_steps: 1, n_intermediate: 4}}
     generation: {{max_new_tokens: 6}}
     sft: {{max_steps: 1, per_device_train_batch_size: 8, logging_steps: 1}}
     grpo: {{max_steps: 1, per_device_train_batch_size: 8, num_generations: 4, logging_steps: 1, save_steps: 100}}
@@ -67,6 +67,16 @@ def test_study_runs_reports_checks_and_skips_on_rerun(results_dir, raw_tiny, tmp
     steps = {v: int(r[0]) for v, r in rows.items()}
     assert steps["sft-grpo"] == steps["sft"] + steps["grpo"] and steps["sft"] > 0 and steps["grpo"] > 0
     assert all(float(r[3]) > 0 and int(r[1]) > 0 for r in rows.values()), rows
+    # learning curves of both trained variants (SFT gets the same intermediate evaluation as GRPO), diagnostics
+    curves = md[md.index("## Learning curves"):md.index("## Diagnostics")]
+    assert "| sft | sft | 1 |" in curves and "| grpo | grpo | 1 |" in curves, curves
+    assert "counting bias" in md and (out / "study_curves.png").stat().st_size > 0
+    assert "Evaluation images per run (the same images for every run of a task): counting 12" in md
+    r = runner.invoke(app, ["study", "costs", "tiny", "--json"])
+    assert r.exit_code == 0, r.output
+    cost = json.loads(r.output[r.output.index("{"):])["counting"]
+    assert cost["sft"]["per_step"] > 0 and cost["grpo"]["per_step"] > 0, cost
+    assert cost["sft"]["runs"] == 2 and cost["grpo"]["runs"] == 6, cost  # grpo + sft-grpo + matching arm
 
     r = runner.invoke(app, ["study", "check", "tiny", "--reference", str(ref)])
     assert r.exit_code == 0, r.output
