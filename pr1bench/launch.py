@@ -259,10 +259,11 @@ def _signame(sig: int) -> str:
 
 
 def rank_signals(log_path: Path, tail_bytes: int = 200_000) -> list[tuple[int, int]]:
-    """(rank, signal) of each rank torchrun's failure summary says died by a signal, first failure first.
+    """(rank, signal) of the ranks torchrun's failure summary says died by a signal, its root cause first.
 
     torchrun prints, per failed rank, ``rank : 1 (local_rank: 1)`` and ``exitcode : -9 (pid: 123)``; a rank it
-    stopped itself after another failed shows -15 (SIGTERM). A single-process launch prints no such summary.
+    stopped itself after another failed shows -15 (SIGTERM). Empty when the root cause is not a signal (a rank
+    that raised, exit code 1: the run failed, it was not killed) or when there is no summary (one process).
     """
     import re
 
@@ -272,14 +273,16 @@ def rank_signals(log_path: Path, tail_bytes: int = 200_000) -> list[tuple[int, i
             text = f.read().decode("utf-8", "replace")
     except OSError:
         return []
-    out: list[tuple[int, int]] = []
-    root = text.rfind("Root Cause")
     pat = r"rank\s*:\s*(\d+)\s*\(local_rank:[^)]*\)\s*\n\s*exitcode\s*:\s*(-?\d+)"
-    for part in (text[root:], text) if root >= 0 else (text,):  # torchrun's root cause first
-        for m in re.finditer(pat, part):
-            r, code = int(m.group(1)), int(m.group(2))
-            if code < 0 and (r, -code) not in out:
-                out.append((r, -code))
+    root = text.rfind("Root Cause")
+    first = re.search(pat, text[root:]) if root >= 0 else None
+    if first is None or int(first.group(2)) >= 0:
+        return []
+    out = [(int(first.group(1)), -int(first.group(2)))]
+    for m in re.finditer(pat, text):
+        r, code = int(m.group(1)), int(m.group(2))
+        if code < 0 and (r, -code) not in out:
+            out.append((r, -code))
     return out
 
 

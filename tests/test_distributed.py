@@ -80,6 +80,10 @@ def test_torchrun_summary_names_the_killed_rank_first(tmp_path):
     assert rank_signals(log) == [(1, 9), (0, 15)]
     log.write_text("Traceback ...\nValueError: bad\n")
     assert rank_signals(log) == []
+    # rank 0 raised (exit code 1) and torchrun then stopped rank 1: a failure, not a kill
+    raised = TORCHRUN_SUMMARY.replace("-9 (pid: 11486)  (SIGKILL)", "1 (pid: 11486)").replace("rank      : 1", "rank      : 2")
+    log.write_text(raised)
+    assert rank_signals(log) == []
     assert rank_signals(tmp_path / "missing.log") == []
 
 
