@@ -41,7 +41,8 @@ ENV_TRAINER = "PR1BENCH_GRPO_TRAINER"
 """Environment variable: ``plain`` selects TRL's GRPOTrainer as is (the opt-out), anything else the shared one."""
 
 VERIFY_ATOL = 1e-4
-"""Largest |log-prob difference| the first shared pass may show against TRL's own (float32 reordering: ~1e-6)."""
+"""Largest |log-prob difference| the first shared pass may show against TRL's own in float32 (measured: ~3e-6,
+summation order only); in half precision 64 epsilons of the largest |log-prob|."""
 
 _MM_UNSUPPORTED = ("pixel_attention_mask", "spatial_shapes", "num_tiles", "image_sizes", "token_type_ids",
                    "image_position_ids")
@@ -124,6 +125,35 @@ def _select_images(pixel_values: torch.Tensor, image_grid_thw: torch.Tensor, num
     return torch.cat(pv), torch.cat(grid)
 
 
+CHUNK_OVERHEAD_TOKENS = 128
+"""What one more completion forward costs, in completion tokens, when choosing how to split rows by length."""
+
+
+def _length_chunks(valid: torch.Tensor) -> list[tuple[torch.Tensor, int]]:
+    """Rows sorted by completion length and cut into 1-4 equal chunks, each with its longest length.
+
+    A batch pads every completion to the longest; computing the short ones in their own chunk skips that
+    padding. The split minimises (rows x length) summed over chunks plus CHUNK_OVERHEAD_TOKENS per chunk.
+    Rows without any completion token are left out (they score nothing).
+    """
+    pos = torch.arange(1, valid.size(1) + 1, device=valid.device)
+    length = (valid * pos).amax(1)  # last real token + 1 (0 for none)
+    order = torch.argsort(length, stable=True)
+    order = order[length[order] > 0]
+    if order.numel() == 0:
+        return []
+    lens = length[order].tolist()
+    best: list[tuple[torch.Tensor, int]] = []
+    best_cost = None
+    for k in range(1, min(4, len(lens)) + 1):
+        bounds = [round(i * len(lens) / k) for i in range(k + 1)]
+        parts = [(bounds[i], bounds[i + 1]) for i in range(k) if bounds[i + 1] > bounds[i]]
+        cost = sum((b - a) * lens[b - 1] for a, b in parts) + CHUNK_OVERHEAD_TOKENS * len(parts)
+        if best_cost is None or cost < best_cost:
+            best_cost, best = cost, [(order[a:b], lens[b - 1]) for a, b in parts]
+    return best
+
+
 class SharedPromptGRPOTrainer(GRPOTrainer):
     """GRPOTrainer that computes each group's shared prompt once per pass (see the module docstring).
 
@@ -135,7 +165,7 @@ class SharedPromptGRPOTrainer(GRPOTrainer):
         super().__init__(*args, **kwargs)
         self._shared_verify = verify
         self._shared_ok: bool | None = None  # None: not decided yet (needs the first batch)
-        self.shared_stats = {"logp_shared": 0, "logp_plain": 0, "gen_shared": 0, "gen_plain": 0}
+        self.shared_stats = {"logp_shared": 0, "logp_plain": 0, "gen_shared": 0, "gen_plain": 0, "images_shared": 0}
 
     # ---- when the shared path applies -------------------------------------------------------------------
     def _shared_supported(self) -> bool:
@@ -218,9 +248,14 @@ class SharedPromptGRPOTrainer(GRPOTrainer):
             err = (logps_t.detach() - ref_lp)[valid].abs().max().item() if valid.any() else 0.0
             if compute_entropy:
                 err = max(err, (ents_t.detach() - ref_ent)[valid].abs().max().item() if valid.any() else 0.0)
-            if not err <= VERIFY_ATOL:
+            tol = VERIFY_ATOL
+            low = next(model.parameters()).dtype
+            if self.args.bf16 or self.args.fp16 or low != torch.float32:  # half precision: scale by its epsilon
+                eps = torch.finfo(torch.bfloat16 if self.args.bf16 else torch.float16 if self.args.fp16 else low).eps
+                tol = 64 * eps * max(1.0, ref_lp[valid].abs().max().item() if valid.any() else 1.0)
+            if not err <= tol:
                 warnings.warn(f"shared-prompt GRPO: the first log-prob pass differs from TRL's by {err:.2e} "
-                              f"(> {VERIFY_ATOL}); falling back to TRL's GRPOTrainer code for this run", stacklevel=2)
+                              f"(> {tol:.1e}); falling back to TRL's GRPOTrainer code for this run", stacklevel=2)
                 self._shared_ok = False
                 return (ref_lp, ref_ent, None) if not torch.is_grad_enabled() else plain()
             log.info("shared-prompt GRPO: first log-prob pass matches TRL's (max |diff| %.1e)", err)
@@ -230,6 +265,7 @@ class SharedPromptGRPOTrainer(GRPOTrainer):
                       compute_entropy: bool, pixel_values: torch.Tensor | None, image_grid_thw: torch.Tensor | None,
                       num_images: list[int] | None, mm_token_type_ids: torch.Tensor | None
                       ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        from transformers.cache_utils import DynamicCache
         from trl.kernels import ChunkedLogProbFunction
         from trl.trainer.utils import _CHUNKED_LOGPROB_CHUNK_SIZE
 
@@ -263,21 +299,56 @@ class SharedPromptGRPOTrainer(GRPOTrainer):
             prefix = backbone(input_ids=input_ids[reps, :n_prompt], attention_mask=attention_mask[reps, :n_prompt],
                               position_ids=position_ids[:, reps, :n_prompt], use_cache=True, **pref_kwargs)
             cache = prefix.cache
-            if groups is not None:
-                cache.batch_select_indices(inverse)
-            comp = backbone(input_ids=input_ids[:, n_prompt:], attention_mask=attention_mask,
-                            position_ids=position_ids[:, :, n_prompt:], cache=cache, use_cache=True)
-            # the hidden state at position t predicts token t+1: the last prompt position predicts completion token 0
-            hidden = torch.cat([prefix.last_hidden_state[:, -1:][inverse], comp.last_hidden_state[:, :-1]], dim=1)
+            last = prefix.last_hidden_state[:, -1:]
             targets = input_ids[:, n_prompt:]
             valid = attention_mask[:, n_prompt:].bool()
+            hs, tgs, rows_at, cols_at = [], [], [], []
+            for rows, length in _length_chunks(valid):
+                # a cache of just these rows' prompts, cut to their longest completion: padding is not computed
+                sub = DynamicCache(config=model.config)
+                for li, layer in enumerate(cache.layers):
+                    sub.update(layer.keys[inverse[rows]], layer.values[inverse[rows]], li)
+                comp = backbone(input_ids=targets[rows, :length],
+                                attention_mask=attention_mask[rows, :n_prompt + length],
+                                position_ids=position_ids[:, rows, n_prompt:n_prompt + length], cache=sub,
+                                use_cache=True)
+                # the hidden state at position t predicts token t+1: the last prompt position predicts token 0
+                hidden = torch.cat([last[inverse[rows]], comp.last_hidden_state[:, :-1]], dim=1)
+                v = valid[rows, :length]
+                hs.append(hidden[v])
+                tgs.append(targets[rows, :length][v])
+                r, c = v.nonzero(as_tuple=True)
+                rows_at.append(rows[r])
+                cols_at.append(c)
             head = model.get_output_embeddings()
             outputs = ("log_probs", "entropy") if compute_entropy else ("log_probs",)
-            per_token = ChunkedLogProbFunction.apply(hidden[valid], head.weight, head.bias, targets[valid],
+            if not hs:  # no completion token at all: zeros still connected to the model (as TRL's are)
+                zero = last.sum() * 0.0
+                return zero + valid.new_zeros(valid.shape, dtype=last.dtype), (
+                    zero + valid.new_zeros(valid.shape, dtype=last.dtype) if compute_entropy else None)
+            per_token = ChunkedLogProbFunction.apply(torch.cat(hs), head.weight, head.bias, torch.cat(tgs),
                                                      self.temperature, _CHUNKED_LOGPROB_CHUNK_SIZE, None, 1.0, outputs)
-        logps = per_token[0].new_zeros(valid.shape).masked_scatter(valid, per_token[0])
-        ent = per_token[1].new_zeros(valid.shape).masked_scatter(valid, per_token[1]) if compute_entropy else None
+        at = (torch.cat(rows_at), torch.cat(cols_at))
+        logps = per_token[0].new_zeros(valid.shape).index_put(at, per_token[0])
+        ent = per_token[1].new_zeros(valid.shape).index_put(at, per_token[1]) if compute_entropy else None
         return logps, ent
+
+    # ---- image preprocessing ------------------------------------------------------------------------------
+    def _generate_and_score_completions(self, inputs: Any) -> Any:
+        """TRL's, with the processor's image processor preprocessing each run of identical adjacent images once.
+
+        TRL preprocesses the images again (all G copies) for the log-prob passes' pixel values; the repeated
+        output is what the image processor returns for each copy, since it treats images one by one.
+        """
+        proc = self.processing_class
+        original = getattr(proc, "image_processor", None)
+        if original is None or not self._is_vlm or not self._shared_supported():
+            return super()._generate_and_score_completions(inputs)
+        proc.image_processor = _DedupImages(original, self.shared_stats)
+        try:
+            return super()._generate_and_score_completions(inputs)
+        finally:
+            proc.image_processor = original
 
     # ---- prompt tokenization ----------------------------------------------------------------------------
     def _tokenize_prompts(self, prompts: list) -> Any:
@@ -514,3 +585,39 @@ def _grouped_sample(model: Any, input_ids: torch.Tensor, logits_processor: Any, 
         logits = torch.zeros((n, out.logits.size(-1)), dtype=torch.float32, device=dev)
         logits[active] = out.logits[:, -1].to(dtype=torch.float32)
         del out
+
+
+class _DedupImages:
+    """Calls an image processor once per run of identical adjacent images and repeats its per-image outputs.
+
+    Every other attribute is the wrapped processor's. Outputs other than ``pixel_values`` (blocks of
+    ``image_grid_thw`` rows) and ``image_grid_thw`` make it call the processor on all images instead.
+    """
+
+    def __init__(self, inner: Any, stats: dict[str, int]):
+        self._inner, self._stats = inner, stats
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def __call__(self, images: Any, *args: Any, **kwargs: Any) -> Any:
+        from transformers.image_utils import make_flat_list_of_images
+
+        try:
+            flat = make_flat_list_of_images(images)
+        except (TypeError, ValueError):
+            return self._inner(images, *args, **kwargs)
+        runs = _equal_runs(flat) if args == () else None
+        if runs is None:
+            return self._inner(images, *args, **kwargs)
+        out = self._inner([flat[a] for a, _ in runs], **kwargs)
+        if set(out.keys()) != {"pixel_values", "image_grid_thw"}:
+            return self._inner(images, *args, **kwargs)
+        counts = [b - a for a, b in runs]
+        fields = _repeat_fields(dict(out), counts, [None] * len(counts))
+        if fields is None:
+            return self._inner(images, *args, **kwargs)
+        for k, v in fields.items():
+            out[k] = v
+        self._stats["images_shared"] = self._stats.get("images_shared", 0) + 1
+        return out

@@ -78,7 +78,7 @@ def test_shared_trainer_matches_trl(family_dirs: dict[str, Path], family: str) -
     shared = _train(family_dirs[family], SharedPromptGRPOTrainer)
     stats = shared["stats"]
     # the shared paths really ran (a silent fallback to TRL's code would pass the comparisons trivially)
-    assert stats["logp_shared"] >= 2 and stats["logp_plain"] == 0, stats
+    assert stats["logp_shared"] >= 2 and stats["logp_plain"] == 0 and stats["images_shared"] == 2, stats
     # generation is shared for Qwen2-VL and Qwen2.5-VL (transformers cannot expand Qwen3-VL's deepstack features)
     assert stats["gen_shared"] == (0 if family == "qwen3_vl" else 2), stats
     a, b = plain["logs"], shared["logs"]
