@@ -252,7 +252,8 @@ def _detection(text: str, width: float, height: float, coords: str) -> ParsedAns
         return None
     boxes = np.asarray([b for _, b in items], dtype=np.float64).reshape(-1, 4)
     if coords == "normalized_1000":
-        boxes = boxes * np.array([width, height, width, height]) / 1000.0
+        with np.errstate(all="ignore"):  # huge numbers overflow to inf, then are refused
+            boxes = boxes * np.array([width, height, width, height]) / 1000.0
     keep = np.all(np.isfinite(boxes), axis=1)
     boxes = boxes[keep]
     boxes.setflags(write=False)

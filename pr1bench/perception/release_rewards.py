@@ -264,7 +264,8 @@ class ReleaseDetection(Reward):
             raise _ReleaseFailure
         pb = np.asarray(pred_boxes, dtype=np.float64)
         if self.coords == "normalized_1000" and width and height:
-            pb = pb * np.array([width, height, width, height]) / 1000.0
+            with np.errstate(all="ignore"):  # huge numbers overflow to inf, then are refused
+                pb = pb * np.array([width, height, width, height]) / 1000.0
         gt = as_boxes(target.get("boxes", []))
         if not np.all(np.isfinite(pb)):
             raise _ReleaseFailure
