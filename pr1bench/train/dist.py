@@ -120,6 +120,35 @@ def shutdown() -> None:
         tdist.destroy_process_group()
 
 
+def accelerate_type() -> str | None:
+    """accelerate's DistributedType of this process (e.g. MULTI_CPU, FSDP), or None before any trainer exists."""
+    try:
+        from accelerate.state import AcceleratorState
+
+        if not AcceleratorState._shared_state:
+            return None
+        return str(AcceleratorState().distributed_type).rsplit(".", 1)[-1]
+    except Exception:  # provenance only
+        return None
+
+
+def check_supported() -> None:
+    """Refuse what would silently run as something else on this machine.
+
+    accelerate 1.15 turns an FSDP or DeepSpeed config into FSDP/DeepSpeed only for accelerator devices: on CPU
+    (MULTI_CPU) the FSDP plugin is built and then ignored, so the training would be plain data parallel while
+    its config says FSDP (and the shipped fsdp.yaml fails outright: sync_module_states needs a device).
+    """
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    for env, name in (("ACCELERATE_USE_FSDP", "FSDP"), ("ACCELERATE_USE_DEEPSPEED", "DeepSpeed")):
+        if os.environ.get(env, "false").lower() == "true":
+            raise RuntimeError(f"{name} needs GPUs: without CUDA, accelerate runs an {name} config as plain data "
+                               "parallel (or fails). On CPU use --accelerate cpu launch.num_processes=N (gloo)")
+
+
 def describe() -> dict[str, Any]:
     """What run.json records about the process layout of this training."""
     import torch
@@ -130,16 +159,9 @@ def describe() -> dict[str, Any]:
         import torch.distributed as tdist
 
         backend = str(tdist.get_backend()) if tdist.is_initialized() else backend_for_device()
-    if not dist:
-        dtype = "NO"
-    elif torch.cuda.is_available():
-        dtype = "MULTI_GPU"
-    else:
-        dtype = "MULTI_CPU"
-    if os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true":
-        dtype = "FSDP"
-    elif os.environ.get("ACCELERATE_USE_DEEPSPEED", "false").lower() == "true":
-        dtype = "DEEPSPEED"
+    dtype = accelerate_type()  # what accelerate really set up, once a trainer has built its state
+    if dtype is None:
+        dtype = "NO" if not dist else ("MULTI_GPU" if torch.cuda.is_available() else "MULTI_CPU")
     return {"world_size": world_size(), "num_machines": num_machines(), "processes_per_machine": local_world_size(),
             "distributed_type": dtype, "backend": backend,
             "device": "cuda" if torch.cuda.is_available() else "cpu"}

@@ -49,6 +49,7 @@ def writes_record() -> bool:
 
 def _start(run_dir: Path, rec: dict[str, Any], resume: bool) -> None:
     """Agree on the run across ranks and record the process layout (main rank) or the worker record."""
+    dist.check_supported()
     layout = dist.describe()
     mine = _same_training_hash(rec)
     main = dist.broadcast({"run_id": rec["run_id"], "hash": mine, "host": rec.get("host")})
@@ -101,8 +102,9 @@ def run(run_dir: Path) -> None:
         model_path = str(_run_phase(phase, spec, task, run_dir, model_path, resume=resume, cot=cot))
         dist.barrier()  # the phase's model is saved before any rank loads it for the next phase
         done.append(phase)
-        if writes_record():
-            update_run(run_dir, phases_done=done, final_model=model_path)
+        if writes_record():  # the layout again, now with the distributed type accelerate really set up
+            update_run(run_dir, phases_done=done, final_model=model_path,
+                       distributed={**dist.describe(), "machine_rank": dist.machine_rank()})
     dist.barrier()  # every rank has finished training; only the main rank evaluates (no collective waits on it)
     if not dist.is_main():
         if writes_record():
