@@ -85,6 +85,9 @@ def build_command(spec: RunSpec, run_dir: Path) -> list[str]:
     """The exact `accelerate launch` command for a run (also what `--dry-run` prints)."""
     cmd = [*accelerate_executable(), "--config_file", str(accelerate_config(accelerate_config_name(spec)))]
     launch_args = spec.launch.accelerate_args()
+    if (launch_args["num_processes"] or 1) > 1 and (launch_args["num_machines"] or 1) <= 1 \
+            and launch_args["main_process_port"] is None:
+        launch_args["main_process_port"] = 0  # a free port: sweeps run several multi-process trials side by side
     if spec.accelerate == "cpu" and launch_args["num_cpu_threads_per_process"] is None:
         launch_args["num_cpu_threads_per_process"] = CPU_THREADS
     for key, val in launch_args.items():

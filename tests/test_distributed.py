@@ -52,6 +52,7 @@ def test_cpu_with_two_processes_launches_through_torchrun_config(tmp_path):
     assert cfg.endswith("accelerate_configs/multi_cpu.yaml")
     assert cmd[cmd.index("--num_processes") + 1] == "2"
     assert "--dist_timeout_s" not in cmd  # ours, not an accelerate option
+    assert cmd[cmd.index("--main_process_port") + 1] == "0"  # accelerate picks a free port per launch
     one, _ = _spec()
     assert build_command(one, tmp_path / "run")[cmd.index("--config_file") + 1].endswith("accelerate_configs/cpu.yaml")
     machines, _ = _spec("launch.num_machines=2", "launch.machine_rank=1", "launch.main_process_ip=127.0.0.1",

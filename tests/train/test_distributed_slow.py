@@ -163,3 +163,41 @@ def test_killed_rank_marks_the_run_killed_and_resume_keeps_the_world_size(result
     steps = [json.loads(x)["step"] for x in (run_dir / "metrics.jsonl").read_text().splitlines()
              if "loss" in json.loads(x)]
     assert steps == list(range(1, 31))  # continued from the checkpoint, each step once
+
+
+PRUNE_SWEEP = """\
+sweep: prune2p
+description: two 2-process GRPO trials; the second (learning rate 0.5) collapses and the MedianPruner stops it
+base:
+  task: counting
+  variant: grpo
+  trainer: {max_steps: 8, per_device_train_batch_size: 4, num_generations: 4, logging_steps: 1, save_steps: 1000}
+  data: {train: 64}
+  eval: {n: 16, batch_size: 16, every_steps: 2, n_intermediate: 16}
+  launch: {num_processes: 2}
+objective: {metric: acc, direction: maximize}
+study:
+  n_trials: 2
+  sampler: {name: RandomSampler, seed: 0}
+  pruner: {name: MedianPruner, args: {n_startup_trials: 1, n_warmup_steps: 0}}
+search_space:
+  trainer.learning_rate: {type: float, low: 1.0e-6, high: 1.0, log: true}
+enqueue:
+  - {trainer.learning_rate: 2.0e-5}
+  - {trainer.learning_rate: 0.5}
+"""
+
+
+def test_sweep_prunes_a_two_process_trial(results_dir, tmp_path):
+    """The pruner's decision (taken in the parent from rank 0's eval lines) stops every rank of the trial."""
+    path = tmp_path / "prune2p.yaml"
+    path.write_text(PRUNE_SWEEP)
+    env = {**os.environ, "PR1BENCH_RESULTS": str(results_dir)}
+    out = subprocess.run([sys.executable, "-m", "pr1bench.cli.main", "sweep", "run", str(path), "--jobs", "1",
+                          "--json"], env=env, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    trials = json.loads(out.stdout[out.stdout.index("{"):])["trials"]
+    assert [t["state"] for t in trials] == ["COMPLETE", "PRUNED"], trials
+    pruned = json.loads((results_dir / "runs" / trials[1]["run_id"] / "run.json").read_text())
+    assert pruned["status"] == "pruned" and pruned["distributed"]["world_size"] == 2
+    assert not subprocess.run(["pgrep", "-f", f"pr1bench.train {results_dir}"], capture_output=True).stdout
