@@ -122,7 +122,8 @@ def markdown(study: Any, d: StudyData, findings: list[Finding], *, quick: bool, 
     lines += ["## Verdicts", "", VERDICT_RULE, "",
               "| # | claim | verdict | per task |", "|---|---|---|---|"]
     lines += [f"| {i} | {f.claim} | {f.verdict} | {per_task_verdicts(f)} |" for i, f in enumerate(findings, 1)]
-    lines += ["", *floors_table(d, tasks)]
+    lines += ["", decided_text(findings), ""]
+    lines += floors_table(d, tasks)
     lines += ["## Findings", ""]
     for i, f in enumerate(findings, 1):
         lines += finding_block(i, f)
@@ -164,6 +165,19 @@ def eval_text(d: StudyData, tasks: list[str]) -> str:
         return "Evaluation images per run: not recorded."
     return ("Evaluation images per run (the same images for every run of a task): " + ", ".join(parts) + ". "
             "Intervals: two-level bootstrap over seeds and these images (see Statistics).")
+
+
+DECIDED = ("reproduced", "not reproduced", "mixed")
+
+
+def decided_text(findings: list[Finding]) -> str:
+    """How much the study decides: findings overall ("mixed" counts as decided) and per-task verdicts."""
+    overall = sum(f.verdict in DECIDED for f in findings)
+    per = [v for f in findings for v in task_verdicts(f).values()]
+    told = sum(v in DECIDED for v in per)
+    share = f" ({100 * told / len(per):.0f}%)" if per else ""
+    return (f"Decided: {overall} of {len(findings)} findings overall, {told} of {len(per)} per-task verdicts{share} "
+            f"(\"mixed\" counts as decided; \"no signal\" and \"inconclusive\" do not).")
 
 
 def floors_table(d: StudyData, tasks: list[str]) -> list[str]:

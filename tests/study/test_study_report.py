@@ -93,6 +93,8 @@ def test_report_states_method_rule_floors_and_eval_images(md: str) -> None:
 def test_detection_at_its_floor_reads_no_signal_in_the_verdict_table(md: str) -> None:
     verdicts = md[md.index("## Verdicts"):md.index("## Findings")]
     row = next(ln for ln in verdicts.splitlines() if ln.startswith("| 1 |"))
+    # counting decides findings 1 and 3; CoT has no runs; detection has no signal anywhere
+    assert "Decided: 2 of 3 findings overall, 2 of 6 per-task verdicts (33%)" in verdicts
     # counting decides (GRPO's over-counting loses to SFT); detection is listed but does not count
     assert row == ("| 1 | RL (GRPO) beats SFT on high-complexity tasks | not reproduced | counting: not reproduced; "
                    "detection: no signal |")
