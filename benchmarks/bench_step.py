@@ -16,13 +16,15 @@ embedded study (studies/embedded.yaml's ~70 runs) at GRPO 400 steps x 8 prompts 
 same seconds, before and after.
 
 Usage: python benchmarks/bench_step.py [--tasks counting,detection] [--steps 8] [--warmup 2] [--model DIR]
-       [--no-sft] [--no-study]    (run under `nice`; one torch thread per trainer)
+       [--no-sft] [--no-study] [--ablate]    (run under `nice`; one torch thread per trainer)
+--ablate also trains the shared-prompt trainer with its parts added one at a time, all side by side.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import functools
 import random
 import statistics
 import sys
@@ -226,7 +228,13 @@ def _side_by_side(builders: list[Any], steps: int, seed: int, profile: bool) -> 
     return recs
 
 
-def _grpo_builders(task_name: str, model: str, batch: int, gens: int, steps: int) -> list[Any]:
+ABLATION = [("logps",), ("logps", "length_chunks"), ("logps", "length_chunks", "generation"),
+            ("logps", "length_chunks", "generation", "preprocessing")]
+"""Cumulative sets of the shared-prompt parts for --ablate (pr1bench.train.fast_grpo.PARTS)."""
+
+
+def _grpo_builders(task_name: str, model: str, batch: int, gens: int, steps: int, ablate: bool = False
+                   ) -> list[Any]:
     from trl import GRPOTrainer
 
     from pr1bench.dataset import build_rows
@@ -252,7 +260,9 @@ def _grpo_builders(task_name: str, model: str, batch: int, gens: int, steps: int
             return tr
         return build
 
-    return [builder(GRPOTrainer), builder(SharedPromptGRPOTrainer)]
+    if not ablate:
+        return [builder(GRPOTrainer), builder(SharedPromptGRPOTrainer)]
+    return [builder(GRPOTrainer)] + [builder(functools.partial(SharedPromptGRPOTrainer, parts=p)) for p in ABLATION]
 
 
 def _sft_builders(task_name: str, model: str, batch: int, steps: int) -> list[Any]:
@@ -356,6 +366,23 @@ def bench_grpo(task: str, a: argparse.Namespace) -> dict[str, float]:
     return {"plain": t[0], "shared": t[1], "ok": float(ok)}
 
 
+def bench_ablation(task: str, a: argparse.Namespace) -> None:
+    """Each shared-prompt part added in turn, all trainers side by side, so each part's gain is a measured ratio."""
+    recs = _side_by_side(_grpo_builders(task, a.model, a.batch, a.gens, a.warmup + a.steps, ablate=True),
+                         a.warmup + a.steps, 0, profile=False)
+    t = [_median_after(r["t"], a.warmup) for r in recs]
+    names = ["plain TRL (baseline)"] + ["+ " + p[-1] for p in ABLATION]
+    print(f"\nwhat each part buys, {task} ({a.batch // a.gens} prompts x {a.gens}; parts added in turn, "
+          f"{len(recs)} trainers interleaved step by step, median of {a.steps} steps)")
+    for i, (n, x) in enumerate(zip(names, t, strict=True)):
+        gain = "" if i == 0 else f"   this part: {t[i - 1] / x:.2f}x"
+        print(f"  {n:24s} {x:7.3f} s/step   {t[0] / x:5.2f}x vs baseline{gain}")
+    for r in recs[1:]:
+        ok, msg = _check_equal([recs[0], r], "equivalence")
+        if not ok:
+            print("  " + msg)
+
+
 def bench_sft(task: str, a: argparse.Namespace) -> dict[str, float]:
     recs = _side_by_side(_sft_builders(task, a.model, a.sft_batch, a.warmup + a.steps), a.warmup + a.steps, 0,
                          profile=False)
@@ -409,6 +436,8 @@ def main() -> None:
     ap.add_argument("--model", default=None, help="model dir (default: the shipped embedded model)")
     ap.add_argument("--no-sft", action="store_true")
     ap.add_argument("--no-study", action="store_true")
+    ap.add_argument("--ablate", action="store_true", help="also time each shared-prompt part added in turn (first "
+                    "task only)")
     ap.add_argument("--study-steps", type=int, default=400)
     a = ap.parse_args()
     import torch
@@ -419,6 +448,8 @@ def main() -> None:
     a.model = resolve_model(a.model)
     print(f"model: {a.model}; torch threads: {torch.get_num_threads()}")
     grpo = {t: bench_grpo(t, a) for t in a.tasks.split(",") if t}
+    if a.ablate and grpo:
+        bench_ablation(a.tasks.split(",")[0], a)
     sft = {} if a.no_sft else {a.sft_task: bench_sft(a.sft_task, a)}
     if not a.no_study and grpo:
         study_cost(grpo, a.study_steps, 2)

@@ -125,11 +125,16 @@ def _select_images(pixel_values: torch.Tensor, image_grid_thw: torch.Tensor, num
     return torch.cat(pv), torch.cat(grid)
 
 
+PARTS = ("logps", "length_chunks", "generation", "preprocessing")
+"""The shared-prompt changes: log-prob passes with one prompt pass per group and the LM head on completion
+tokens; those passes cut into length chunks; generation from each prompt once; tokenization and image
+preprocessing once per prompt."""
+
 CHUNK_OVERHEAD_TOKENS = 128
 """What one more completion forward costs, in completion tokens, when choosing how to split rows by length."""
 
 
-def _length_chunks(valid: torch.Tensor) -> list[tuple[torch.Tensor, int]]:
+def _length_chunks(valid: torch.Tensor, max_chunks: int = 4) -> list[tuple[torch.Tensor, int]]:
     """Rows sorted by completion length and cut into 1-4 equal chunks, each with its longest length.
 
     A batch pads every completion to the longest; computing the short ones in their own chunk skips that
@@ -145,7 +150,7 @@ def _length_chunks(valid: torch.Tensor) -> list[tuple[torch.Tensor, int]]:
     lens = length[order].tolist()
     best: list[tuple[torch.Tensor, int]] = []
     best_cost = None
-    for k in range(1, min(4, len(lens)) + 1):
+    for k in range(1, min(max_chunks, len(lens)) + 1):
         bounds = [round(i * len(lens) / k) for i in range(k + 1)]
         parts = [(bounds[i], bounds[i + 1]) for i in range(k) if bounds[i + 1] > bounds[i]]
         cost = sum((b - a) * lens[b - 1] for a, b in parts) + CHUNK_OVERHEAD_TOKENS * len(parts)
@@ -159,10 +164,15 @@ class SharedPromptGRPOTrainer(GRPOTrainer):
 
     Args beyond GRPOTrainer's:
         verify: compare the first shared log-prob pass with TRL's own and fall back on a mismatch.
+        parts: which of :data:`PARTS` to use (all by default; fewer only to measure what each buys).
     """
 
-    def __init__(self, *args: Any, verify: bool = True, **kwargs: Any):
+    def __init__(self, *args: Any, verify: bool = True, parts: tuple[str, ...] = PARTS, **kwargs: Any):
         super().__init__(*args, **kwargs)
+        unknown = set(parts) - set(PARTS)
+        if unknown:
+            raise ValueError(f"unknown shared-prompt parts {sorted(unknown)}; known: {list(PARTS)}")
+        self.parts = frozenset(parts)
         self._shared_verify = verify
         self._shared_ok: bool | None = None  # None: not decided yet (needs the first batch)
         self.shared_stats = {"logp_shared": 0, "logp_plain": 0, "gen_shared": 0, "gen_plain": 0, "images_shared": 0}
@@ -220,7 +230,8 @@ class SharedPromptGRPOTrainer(GRPOTrainer):
             pixel_values=pixel_values, image_grid_thw=image_grid_thw, num_images=num_images,
             mm_token_type_ids=mm_token_type_ids, **other)
         if (compute_aux_loss or any(other.get(k) is not None for k in _MM_UNSUPPORTED)
-                or not self._shared_supported() or model is not self.accelerator.unwrap_model(model)):
+                or "logps" not in self.parts or not self._shared_supported()
+                or model is not self.accelerator.unwrap_model(model)):
             self.shared_stats["logp_plain"] += 1
             return plain()
         bs = batch_size or input_ids.size(0)
@@ -303,7 +314,7 @@ class SharedPromptGRPOTrainer(GRPOTrainer):
             targets = input_ids[:, n_prompt:]
             valid = attention_mask[:, n_prompt:].bool()
             hs, tgs, rows_at, cols_at = [], [], [], []
-            for rows, length in _length_chunks(valid):
+            for rows, length in _length_chunks(valid, 4 if "length_chunks" in self.parts else 1):
                 # a cache of just these rows' prompts, cut to their longest completion: padding is not computed
                 sub = DynamicCache(config=model.config)
                 for li, layer in enumerate(cache.layers):
@@ -342,7 +353,7 @@ class SharedPromptGRPOTrainer(GRPOTrainer):
         """
         proc = self.processing_class
         original = getattr(proc, "image_processor", None)
-        if original is None or not self._is_vlm or not self._shared_supported():
+        if original is None or not self._is_vlm or "preprocessing" not in self.parts or not self._shared_supported():
             return super()._generate_and_score_completions(inputs)
         proc.image_processor = _DedupImages(original, self.shared_stats)
         try:
@@ -357,7 +368,9 @@ class SharedPromptGRPOTrainer(GRPOTrainer):
         The processor treats every prompt of a batch on its own, so the repeated outputs are the ones it would
         have produced for each copy.
         """
-        runs = _equal_runs(prompts) if (self._shared_supported() and self.environment_factories is None) else None
+        runs = None
+        if "preprocessing" in self.parts and self._shared_supported() and self.environment_factories is None:
+            runs = _equal_runs(prompts)
         if runs is None:
             return super()._tokenize_prompts(prompts)
         firsts = [prompts[a] for a, _ in runs]
@@ -381,7 +394,7 @@ class SharedPromptGRPOTrainer(GRPOTrainer):
         uniq = None
         # other families: transformers 5.24 cannot expand Qwen3-VL's deepstack features for num_return_sequences
         family_ok = self.accelerator.unwrap_model(self.model).config.model_type in _DECODE_FAMILIES
-        if family_ok and self._shared_supported() and not has_tool_images:
+        if family_ok and "generation" in self.parts and self._shared_supported() and not has_tool_images:
             uniq = _adjacent_groups(prompt_ids, multimodal_fields, num_generations)
         if uniq is None:
             self.shared_stats["gen_plain"] += 1
