@@ -421,7 +421,9 @@ def study_cost(grpo: dict[str, dict[str, float]], steps: int, jobs: int) -> None
         print(f"  {task:10s} {n:3d} phases x {steps} steps: {n * steps * grpo[src]['plain'] / 3600:6.2f} h -> "
               f"{n * steps * grpo[src]['shared'] / 3600:6.2f} h core time{note}")
     print(f"  total: {tot['plain'] / 3600 / jobs:.2f} h -> {tot['shared'] / 3600 / jobs:.2f} h wall on {jobs} cores "
-          f"({tot['plain'] / tot['shared']:.2f}x); CoT-GRPO's longer completions are costed at GRPO's step time")
+          f"({tot['plain'] / tot['shared']:.2f}x); CoT-GRPO's longer completions are costed at GRPO's step time; "
+          f"the hours use this run's step times, so they carry this machine's load at the time (the ratio is the "
+          f"comparison)")
 
 
 def main() -> None:
