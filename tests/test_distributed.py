@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -206,3 +207,40 @@ def test_tensorboard_event_files_hold_the_training_curve(results_dir, raw_tiny, 
     assert [e.step for e in loss] == sorted(ours) == [1, 2, 3]
     for e in loss:  # the same curve in TensorBoard and in our metrics.jsonl (float32 in the event file)
         assert e.value == pytest.approx(ours[e.step], rel=1e-5)
+
+
+def _stop_worker(rank: int, port: int, out: str) -> None:
+    """One of two real gloo processes: rank 0 alone decides to stop; both must end up stopping."""
+    import datetime as dt
+
+    import torch.distributed as tdist
+    from transformers import TrainerControl
+
+    from pr1bench.train import dist
+
+    os.environ.update({"WORLD_SIZE": "2", "RANK": str(rank), "LOCAL_RANK": str(rank), "LOCAL_WORLD_SIZE": "2"})
+    tdist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2,
+                             timeout=dt.timedelta(seconds=30))
+    seen = []
+    for step in range(3):
+        control = TrainerControl()
+        control.should_training_stop = rank == 0 and step == 1
+        for cb in dist.trainer_callbacks():
+            cb.on_step_end(None, None, control)
+        seen.append(control.should_training_stop)
+    tdist.destroy_process_group()
+    Path(out, f"rank{rank}.json").write_text(json.dumps(seen))
+
+
+def test_a_stop_decided_on_one_rank_stops_every_rank(tmp_path):
+    """Real 2-process gloo group: the stop agreement (last trainer callback) spreads rank 0's decision."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.start_processes(_stop_worker, args=(port, str(tmp_path)), nprocs=2, start_method="spawn", join=True)
+    for rank in (0, 1):
+        assert json.loads((tmp_path / f"rank{rank}.json").read_text()) == [False, True, False]

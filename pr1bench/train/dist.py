@@ -190,11 +190,37 @@ def needs_own_copy() -> bool:
     return is_distributed() and machine_rank() > 0 and is_local_main()
 
 
+def agree_on_stop(control: Any) -> None:
+    """Every rank stops at the same step if any rank's callbacks decided to stop (one 1-int all-reduce, MAX).
+
+    Without it a stop decided on one rank only (an early-stopping or pruning callback that looks at rank 0's
+    intermediate evaluation) would leave the other ranks waiting in the next step's collectives until the timeout.
+    """
+    if not is_distributed():
+        return
+    import torch
+    import torch.distributed as tdist
+
+    if not tdist.is_initialized():
+        return
+    device = "cuda" if torch.cuda.is_available() and backend_for_device() == "nccl" else "cpu"
+    flag = torch.tensor([1 if control.should_training_stop else 0], dtype=torch.int32, device=device)
+    tdist.all_reduce(flag, op=tdist.ReduceOp.MAX)
+    control.should_training_stop = bool(flag.item())
+
+
 def trainer_callbacks() -> list[Any]:
-    """Callbacks every trainer of a run gets for the process layout (none on a single machine)."""
-    if not needs_own_copy():
+    """Callbacks every trainer of a run gets for the process layout (none in a single process).
+
+    They must come last in the trainer's callback list: the stop agreement sees the other callbacks' decisions.
+    """
+    if not is_distributed():
         return []
     from transformers import TrainerCallback
+
+    class _AgreeOnStop(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            agree_on_stop(control)
 
     class _NodeLocalWeights(TrainerCallback):
         """Puts the weights into this machine's own checkpoint dirs, so ``--resume`` works here too."""
@@ -205,4 +231,4 @@ def trainer_callbacks() -> list[Any]:
             if model is not None:
                 write_weights(model, Path(args.output_dir) / f"checkpoint-{state.global_step}")
 
-    return [_NodeLocalWeights()]
+    return [*([_NodeLocalWeights()] if needs_own_copy() else []), _AgreeOnStop()]

@@ -122,9 +122,10 @@ def run_grpo(*, model_path: str, rows: list[Row], system: str | None, out_dir: P
              evaluator: Any = None, eval_every: int | None = None) -> Path:
     """GRPO with the task's rewards; the group size, beta, lr and temperature come from ``trainer_cfg``."""
     writer = MetricsWriter(metrics_path, "grpo")
-    callbacks: list[Any] = [writer, *dist.trainer_callbacks()]
+    callbacks: list[Any] = [writer]
     if evaluator is not None and eval_every:
         callbacks.append(IntermediateEval(evaluator, writer, eval_every))
+    callbacks += dist.trainer_callbacks()  # last: the ranks' stop agreement sees every other callback's decision
     trainer, processor = build_grpo_trainer(
         model_path=model_path, rows=rows, system=system, ckpt_dir=ckpt_dir, seed=seed, trainer_cfg=trainer_cfg,
         reward_funcs=reward_funcs, reward_weights=reward_weights, max_completion_length=max_completion_length,
