@@ -85,6 +85,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--save", type=Path, default=None, help="save the fine-tuned model here (to evaluate it greedily)")
     a = ap.parse_args()
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
@@ -140,6 +141,9 @@ def main() -> None:
     print(json.dumps(res))
     if a.out:
         a.out.write_text(json.dumps(res, indent=1))
+    if a.save:
+        model.save_pretrained(a.save)
+        proc.save_pretrained(a.save)
 
 
 if __name__ == "__main__":
