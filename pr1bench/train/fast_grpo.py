@@ -9,10 +9,14 @@ prompt work is most of a step. ``SharedPromptGRPOTrainer`` computes it once per 
 * **log-prob passes** (policy with gradient, reference without): the prompt (image included) runs once per
   distinct prompt with a KV cache, the cache is indexed out to the G rows (autograd sums the G gradients
   into the one prompt pass, which is exactly the gradient of G separate copies), the completion tokens run
-  on top of it, and the LM head scores only the real completion tokens (TRL's own chunked log-prob kernel).
-* **generation**: the prefill runs once per distinct prompt and its cache is expanded to the G rows; decoding
-  then feeds only the rows that have not ended. Sampling calls ``torch.multinomial`` on the full batch at every
-  step exactly as ``transformers``' ``_sample`` does, so the random stream, hence the completions, are the same.
+  on top of it in 1-4 chunks of rows sorted by length (padding not computed), and the LM head scores only
+  the real completion tokens (TRL's own chunked log-prob kernel).
+* **generation** (Qwen2-VL, Qwen2.5-VL): each distinct prompt goes to ``generate`` once with
+  ``num_return_sequences=G`` (its image encoded once), is prefilled once and its cache expanded to the G rows;
+  decoding then feeds only the rows that have not ended. Sampling calls ``torch.multinomial`` on the full batch
+  at every step exactly as ``transformers``' ``_sample`` does, so the random stream, hence the completions, are
+  the same.
+* **preprocessing**: tokenization and image preprocessing once per distinct prompt, outputs repeated.
 
 Nothing else changes: same loss, same completions for a seed, same number of updates. The rows of a group are
 found by content (prompt tokens, mask and image pixels), so shuffled batches work. Whatever this does not
@@ -47,7 +51,7 @@ from pr1bench.train.shared_parts import (
 log = logging.getLogger(__name__)
 
 ENV_TRAINER = "PR1BENCH_GRPO_TRAINER"
-"""Environment variable: ``plain`` selects TRL's GRPOTrainer as is (the opt-out), anything else the shared one."""
+"""Environment variable: ``plain`` selects TRL's GRPOTrainer as is (the opt-out); unset or ``shared`` this one."""
 
 VERIFY_ATOL = 1e-4
 """Largest |log-prob difference| the first shared pass may show against TRL's own in float32 (measured: ~3e-6,
