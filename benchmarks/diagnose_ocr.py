@@ -79,7 +79,7 @@ def sampler(arm: str, tok):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--arm", required=True)
-    ap.add_argument("--model", default="pr1bench/models/weights/tiny-qwen2vl-v2")
+    ap.add_argument("--model", default="pr1bench/models/weights/tiny-qwen2vl-v3")
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--batch", type=int, default=16)

@@ -17,7 +17,7 @@ from pr1bench.paths import models_dir
 
 TINY_NAME = "tiny-qwen2vl"
 BOOTSTRAP_NAME = "tiny-qwen2vl-v3-bootstrap"
-SHIPPED_NAME = "tiny-qwen2vl-v2"
+SHIPPED_NAME = "tiny-qwen2vl-v3"
 SHIPPED_DIR = Path(__file__).resolve().parent / "models" / "weights" / SHIPPED_NAME
 """The checkpoint that ships with the package (the embedded default)."""
 EMBEDDED_WORDS = ("tiny", "embedded")

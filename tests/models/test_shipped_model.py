@@ -28,8 +28,7 @@ def test_manifest_sha256_matches_the_weights_and_names_the_model() -> None:
     assert str(SHIPPED_DIR.parent) not in (SHIPPED_DIR / "pr1bench_model.json").read_text()  # no machine paths
 
 
-def test_shipped_model_counts_shapes_it_has_never_seen() -> None:
-    """Greedy counting accuracy on 50 images of the task's eval split; chance is ~0.1, broken weights give 0."""
+def _greedy_on_50(task_name: str) -> dict:
     pytest.importorskip("transformers")
     import torch
 
@@ -40,12 +39,28 @@ def test_shipped_model_counts_shapes_it_has_never_seen() -> None:
 
     torch.set_num_threads(1)
     model, processor = load_model_and_processor(SHIPPED_DIR)
-    task = load_task("counting")
+    task = load_task(task_name)
     rows = build_rows(task, "eval", n=50)
     res = evaluate_rows(task, rows, hf_generator(model, processor, task, batch_size=25, cot=False),
                         cot=False, sampled=False)
-    assert res.summary["metrics"]["parse_rate"] >= 0.9
-    assert res.summary["metrics"]["acc"] >= 0.2
+    return res.summary["metrics"]
+
+
+def test_shipped_model_counts_shapes_it_has_never_seen() -> None:
+    """Greedy counting accuracy on 50 images of the task's eval split; chance is ~0.1, broken weights give 0.
+
+    embedded-v3 measured 0.48 on these 50 (0.493 on 300); v2 0.377 on 300."""
+    m = _greedy_on_50("counting")
+    assert m["parse_rate"] >= 0.9
+    assert m["acc"] >= 0.3
+
+
+def test_shipped_model_detects_shapes_it_has_never_seen() -> None:
+    """Greedy COCO AP of detection on 50 eval images: embedded-v3 measured 0.115 (0.103 on 300; v2 0.062), so a
+    floor of 0.07 fails a model that regressed to v2's level, and broken weights give 0."""
+    m = _greedy_on_50("detection")
+    assert m["parse_rate"] >= 0.9
+    assert m["AP"] >= 0.07
 
 
 def test_bootstrap_defaults_rebuild_the_shipped_recipe_from_todays_random_init(raw_tiny) -> None:

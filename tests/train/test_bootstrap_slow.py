@@ -31,8 +31,9 @@ def test_shortened_bootstrap_builds_a_loadable_identified_model(results_dir) -> 
     assert manifest["pretrain"]["steps_done"] == 30 and manifest["pretrain"]["recipe"]["steps"] == 30
     assert manifest["pretrain"]["recipe"]["vision_steps"] == 10
     from pr1bench.embedded import identity
+    from pr1bench.models.tiny import BUILDER_VERSION
 
-    assert identity(path)["name"].startswith("embedded-v2:")
+    assert identity(path)["name"].startswith(f"embedded-v{BUILDER_VERSION}:")
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     AutoProcessor.from_pretrained(path)
