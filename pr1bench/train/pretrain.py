@@ -89,38 +89,19 @@ class Recipe:
     mixture: dict[str, Any] = field(default_factory=lambda: {k: asdict(v) for k, v in MIXTURE.items()})
     vision_steps: int = 1000
     vision_objective: str = "geometry"
-    #: A second stage after ``steps`` (0: none): ``anneal_steps`` more steps on ``anneal_mixture`` (the shares; the
-    #: data overrides and phrasings stay the main mixture's) with their own warm-up and cosine from ``anneal_lr``.
-    anneal_steps: int = 0
-    anneal_lr: float = 5e-4
-    anneal_mixture: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def total_steps(self) -> int:
-        return self.steps + self.anneal_steps
 
     def digest(self) -> str:
         d = asdict(self)
         if not self.vision_steps:  # recipes without the vision stage keep the digest they had before it existed
             d.pop("vision_steps"), d.pop("vision_objective")
-        if not self.anneal_steps:  # likewise recipes without a second stage
-            d.pop("anneal_steps"), d.pop("anneal_lr"), d.pop("anneal_mixture")
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
-
-    def stage1_digest(self) -> str:
-        """The digest of this recipe without its second stage: a checkpoint written before the second stage began
-        (by this recipe or by the same recipe without a second stage) resumes under either."""
-        return Recipe(**{**asdict(self), "anneal_steps": 0, "betas": tuple(self.betas)}).digest()
 
 
 def lr_at(r: Recipe, step: int) -> float:
-    """Linear warm-up, then cosine from ``lr`` down to ``min_lr_frac * lr`` at the last step (per stage)."""
-    peak, n = r.lr, r.steps
-    if step >= r.steps:  # the second stage has a schedule of its own
-        peak, n, step = r.anneal_lr, r.anneal_steps, step - r.steps
+    """Linear warm-up, then cosine from ``lr`` down to ``min_lr_frac * lr`` at the last step."""
     warm = min(1.0, (step + 1) / max(1, r.warmup))
-    frac = step / max(1, n - 1)
-    return peak * warm * (r.min_lr_frac + (1 - r.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * frac)))
+    frac = step / max(1, r.steps - 1)
+    return r.lr * warm * (r.min_lr_frac + (1 - r.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * frac)))
 
 
 class Stream:
@@ -209,10 +190,7 @@ def schedule(r: Recipe, step: int) -> tuple[str, np.random.Generator]:
     """The task of ``step`` and the random stream for its prompts (a pure function of seed and step)."""
     rng = np.random.default_rng([r.seed, step, 17])
     names = list(r.mixture)
-    if step >= r.steps:
-        w = np.asarray([r.anneal_mixture.get(n, 0.0) for n in names], dtype=float)
-    else:
-        w = np.asarray([r.mixture[n]["weight"] for n in names], dtype=float)
+    w = np.asarray([r.mixture[n]["weight"] for n in names], dtype=float)
     return names[int(rng.choice(len(names), p=w / w.sum()))], rng
 
 
@@ -233,8 +211,7 @@ def train(out_dir: Path, base: Path, r: Recipe, *, threads: int = 1, save_every:
     ckpt = partial / "pretrain_state.pt"
     if ckpt.is_file():
         saved = torch.load(ckpt, weights_only=False)
-        if saved["recipe"] != r.digest() and not (saved["recipe"] == r.stage1_digest()
-                                                   and saved["state"]["step"] <= r.steps):
+        if saved["recipe"] != r.digest():
             raise RuntimeError(f"{ckpt} belongs to another recipe ({saved['recipe']} != {r.digest()}); "
                                f"delete {partial} to start again")
         model.load_state_dict(saved["model"])
@@ -252,7 +229,7 @@ def train(out_dir: Path, base: Path, r: Recipe, *, threads: int = 1, save_every:
     ema: dict[str, float] = {}
     model.train()
     t0 = time.perf_counter() - state["seconds"]
-    while state["step"] < r.total_steps:
+    while state["step"] < r.steps:
         step = state["step"]
         name, rng = schedule(r, step)
         rows = streams[name].rows(state["drawn"][name], r.batch_size, rng, r.cot_fraction)
@@ -268,7 +245,7 @@ def train(out_dir: Path, base: Path, r: Recipe, *, threads: int = 1, save_every:
         ema[name] = value if name not in ema else 0.98 * ema[name] + 0.02 * value
         state["step"] = step = step + 1
         state["seconds"] = time.perf_counter() - t0
-        if step % 100 == 0 or step == r.total_steps:
+        if step % 100 == 0 or step == r.steps:
             rec = {"step": step, "seconds": round(state["seconds"], 1), "lr": lr_at(r, step - 1),
                    **{f"loss/{k}": round(v, 4) for k, v in ema.items()}}
             metrics_log.write(json.dumps(rec) + "\n")
@@ -281,7 +258,7 @@ def train(out_dir: Path, base: Path, r: Recipe, *, threads: int = 1, save_every:
             log(f"eval {json.dumps(point)}")
             model.train()
             t0 = time.perf_counter() - state["seconds"]
-        if step % save_every == 0 or step == r.total_steps:
+        if step % save_every == 0 or step == r.steps:
             _save_state(ckpt, model, opt, state, r)
     metrics_log.close()
     model.eval()
@@ -357,8 +334,6 @@ def recipe_card(model_dir: Path) -> str:
         f"- recipe digest {pt['recipe_digest']}: {r['steps']} steps of {r['batch_size']}, AdamW lr {r['lr']} "
         f"(warm-up {r['warmup']}, cosine to {r['min_lr_frac']}x), betas {tuple(r['betas'])}, wd {r['weight_decay']}, "
         f"clip {r['grad_clip']}, CoT-shaped fraction {r['cot_fraction']}",
-        *([f"- second stage: {r['anneal_steps']} more steps from lr {r['anneal_lr']} (own warm-up and cosine) on the "
-           f"shares {json.dumps(r['anneal_mixture'])}"] if r.get("anneal_steps") else []),
         f"- samples drawn per task (fresh images, split `pretrain`): {json.dumps(pt['samples_drawn'])}",
         (f"- vision stage first: {r['vision_steps']} steps of the `{r['vision_objective']}` objective "
          "(pr1bench.train.vision_pretrain: per visual token, what is in its cell, the box of the object centred "
@@ -404,15 +379,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=Recipe.lr)
     p.add_argument("--vision-steps", type=int, default=Recipe.vision_steps,
                    help="first train the vision tower on dense per-token targets (pr1bench.train.vision_pretrain)")
-    p.add_argument("--anneal-steps", type=int, default=Recipe.anneal_steps,
-                   help="second-stage steps on the recipe's anneal mixture (0: none)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (the shipped model used 1)")
     p.add_argument("--save-every", type=int, default=1000)
     p.add_argument("--eval-every", type=int, default=0, help="greedy eval of --eval-n images per task every N steps")
     p.add_argument("--eval-n", type=int, default=60)
     p.add_argument("--final-eval-n", type=int, default=300)
     a = p.parse_args(argv)
-    r = Recipe(steps=a.steps, seed=a.seed, lr=a.lr, vision_steps=a.vision_steps, anneal_steps=a.anneal_steps)
+    r = Recipe(steps=a.steps, seed=a.seed, lr=a.lr, vision_steps=a.vision_steps)
     train(a.out_dir, a.base, r, threads=a.threads, save_every=a.save_every, eval_every=a.eval_every,
           eval_n=a.eval_n, final_eval_n=a.final_eval_n, log=lambda s: print(s, flush=True))
     return 0

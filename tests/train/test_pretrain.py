@@ -84,19 +84,3 @@ def test_batches_match_what_trl_feeds_the_model(raw_tiny: Path) -> None:
         assert int(trl_lab.sum()) == int(my_lab.sum()) + 1
     with torch.no_grad():
         assert float(answer_loss(model, mine)) == pytest.approx(float(model(**trl).loss), rel=0.05)
-
-
-def test_a_second_stage_keeps_the_first_stages_digest_and_schedule() -> None:
-    """``anneal_steps`` adds a stage after ``steps`` with its own warm-up and cosine and its own shares; a checkpoint
-    of the recipe without it resumes under it (same stage-1 digest), and a recipe without it keeps its old digest."""
-    from pr1bench.train.pretrain import Recipe, lr_at, schedule
-
-    plain = Recipe(steps=100, warmup=10)
-    staged = Recipe(steps=100, warmup=10, anneal_steps=50, anneal_lr=1e-4, anneal_mixture={"ocr": 1.0})
-    assert staged.digest() != plain.digest() and staged.stage1_digest() == plain.digest() == plain.stage1_digest()
-    assert [lr_at(staged, s) for s in range(100)] == [lr_at(plain, s) for s in range(100)]
-    stage2 = [lr_at(staged, s) for s in range(100, 150)]
-    assert stage2[0] == pytest.approx(1e-5) and stage2[9] == max(stage2) < 1e-4  # warm-up over 10, then cosine
-    assert lr_at(staged, 149) == pytest.approx(1e-4 * plain.min_lr_frac)
-    assert {schedule(staged, s)[0] for s in range(100, 150)} == {"ocr"}
-    assert [schedule(staged, s)[0] for s in range(100)] == [schedule(plain, s)[0] for s in range(100)]
