@@ -174,9 +174,11 @@ def _ocr_sample(pred: ParsedAnswer | None, target: dict[str, Any]) -> tuple[bool
     return ned <= OCR_CORRECT_NED, 1.0 - ned
 
 
-def _detection_sample(pred: ParsedAnswer | None, target: dict[str, Any]) -> tuple[bool, float]:
-    """Score = F1 at IoU >= 0.5 with matching labels (Hungarian on IoU); correct when F1 == 1,
-    i.e. every object found, correctly labelled, and nothing extra."""
+def _labelled_box_f1(pred: ParsedAnswer | None, target: dict[str, Any],
+                     labels: Callable[[ParsedAnswer, dict[str, Any]], tuple[list[str], list[str]]]
+                     ) -> tuple[bool, float]:
+    """F1 at IoU >= 0.5 with matching labels (Hungarian on IoU); correct when F1 == 1. ``labels`` gives the
+    (predicted, ground-truth) label lists to compare, which is where the protocols differ."""
     gt = as_boxes(target.get("boxes", []))
     n_pred = 0 if pred is None else len(pred.boxes)
     if n_pred == 0 and len(gt) == 0:
@@ -185,13 +187,19 @@ def _detection_sample(pred: ParsedAnswer | None, target: dict[str, Any]) -> tupl
         return False, 0.0
     iou = iou_matrix(pred.boxes, gt)
     rows, cols = match(iou, "hungarian")
-    gl, pl = target_labels(target), [x.strip().lower() for x in pred.labels]
+    pl, gl = labels(pred, target)
     tp = sum(
         iou[i, j] >= 0.5 and i < len(pl) and j < len(gl) and pl[i] == gl[j]
         for i, j in zip(rows.tolist(), cols.tolist(), strict=True)
     )
     f1 = 2.0 * tp / (n_pred + len(gt))
     return f1 == 1.0, f1
+
+
+def _detection_sample(pred: ParsedAnswer | None, target: dict[str, Any]) -> tuple[bool, float]:
+    """Score = F1 at IoU >= 0.5 with matching labels (compared lower-cased and stripped); correct when F1 == 1,
+    i.e. every object found, correctly labelled, and nothing extra."""
+    return _labelled_box_f1(pred, target, lambda p, t: ([x.strip().lower() for x in p.labels], target_labels(t)))
 
 
 SCORERS: Registry[Callable[[ParsedAnswer | None, dict[str, Any]], tuple[bool, float]]] = Registry("task type")
@@ -218,19 +226,7 @@ def _release_ocr_sample(pred: ParsedAnswer | None, target: dict[str, Any]) -> tu
 
 def _release_detection_sample(pred: ParsedAnswer | None, target: dict[str, Any]) -> tuple[bool, float]:
     """perception-r1: as ``_detection_sample`` with labels compared exactly (the release's D2)."""
-    gt = as_boxes(target.get("boxes", []))
-    n_pred = 0 if pred is None else len(pred.boxes)
-    if n_pred == 0 and len(gt) == 0:
-        return pred is not None, 1.0 if pred is not None else 0.0
-    if pred is None or n_pred == 0 or len(gt) == 0:
-        return False, 0.0
-    iou = iou_matrix(pred.boxes, gt)
-    rows, cols = match(iou, "hungarian")
-    gl = [str(x) for x in target.get("labels", [])]
-    tp = sum(iou[i, j] >= 0.5 and j < len(gl) and pred.labels[i] == gl[j]
-             for i, j in zip(rows.tolist(), cols.tolist(), strict=True))
-    f1 = 2.0 * tp / (n_pred + len(gt))
-    return f1 == 1.0, f1
+    return _labelled_box_f1(pred, target, lambda p, t: (list(p.labels), [str(x) for x in t.get("labels", [])]))
 
 
 RELEASE_SCORERS = {"grounding": _release_grounding_sample, "ocr": _release_ocr_sample,
