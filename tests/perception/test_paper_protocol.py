@@ -7,9 +7,6 @@ reading those functions (and, for COCO AP, by pycocotools' COCOeval itself).
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import io
 import json
 import math
 import sys
@@ -26,19 +23,16 @@ from pr1bench.perception.protocols import ocr_metrics, release_box, release_iou
 R1 = "perception-r1"
 
 
-def _cocoeval(gt: dict, dets: list[dict]) -> np.ndarray:
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
+def _bench_coco():
+    """benchmarks/bench_coco.py, whose fixture and pycocotools reference the COCO tests share."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import bench_coco
 
-    with contextlib.redirect_stdout(io.StringIO()):
-        g = COCO()
-        g.dataset = copy.deepcopy(gt)
-        g.createIndex()
-        ev = COCOeval(g, g.loadRes(copy.deepcopy(dets)), iouType="bbox")
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    return np.asarray(ev.stats)
+    return bench_coco
+
+
+def _cocoeval(gt: dict, dets: list[dict]) -> np.ndarray:
+    return _bench_coco().pycocotools_eval(gt, dets)
 
 
 def _coco_target(img_id: int, anns: list[list], w: int = 640, h: int = 480) -> dict:
@@ -143,9 +137,7 @@ def test_coco_broken_item_ends_the_answer_and_fences_are_removed() -> None:
 def test_coco_hostile_fixture_equals_cocoeval() -> None:
     """The benchmark's fixture (crowd regions, mask areas, ties, out-of-order ids, >100 detections, inverted
     boxes, bad answers) through the adapter and the release parser equals COCOeval on the annotation file."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-    import bench_coco
-
+    bench_coco = _bench_coco()
     instances, ref_dets, completions = bench_coco.hostile_fixture(60, seed=3)
     targets = bench_coco.adapter_targets(instances)
     preds = [parse_for(R1, "detection", "json_boxes", c, width=im["width"], height=im["height"],
