@@ -1,12 +1,14 @@
 """What one GRPO step costs with one embedded model against another (issue 20's cost bound: new <= 1.3x old).
 
-Both models run the same code (a plain TRL GRPOTrainer at the study's shape: counting, 8 prompts x 8 completions,
+Both models run the same code (TRL's own GRPOTrainer, built by ``pr1bench.train.phases.build_grpo_trainer``, at
+the study's shape: counting, 8 prompts x 8 completions,
 ``per_device_train_batch_size=64 num_generations=8``, the task's max completion length, beta 0.04, one torch
 thread) in one process, in alternating blocks of ``--steps`` optimizer steps, so that machine load drifts over
 both arms alike. The first block of each model is a warm-up and is not counted. Prints seconds per step, mean
 completion length and the ratio new/old (the baseline is ``--old``).
 
-Run: python benchmarks/bench_model_cost.py --old pr1bench/models/weights/tiny-qwen2vl-v2 --new DIR [--reps 3]
+Run: python benchmarks/bench_model_cost.py --old OLD_DIR --new pr1bench/models/weights/tiny-qwen2vl-v3 [--reps 3]
+(v2, the baseline of issue 20: git archive 2d4e3cb~1 pr1bench/models/weights/tiny-qwen2vl-v2 | tar -x -C /tmp)
 """
 
 from __future__ import annotations
@@ -16,14 +18,15 @@ import json
 import statistics
 import tempfile
 import time
+from pathlib import Path
 
-from datasets import Dataset
-from transformers import AutoModelForImageTextToText, AutoProcessor, TrainerCallback
-from trl import GRPOConfig, GRPOTrainer
+from transformers import TrainerCallback
+from trl import GRPOTrainer
 
 from pr1bench.dataset import build_rows
 from pr1bench.spec import load_task
 from pr1bench.task_rewards import build_task_rewards
+from pr1bench.train.phases import build_grpo_trainer
 
 
 class _Clock(TrainerCallback):
@@ -43,16 +46,16 @@ class _Clock(TrainerCallback):
             self.lengths.append(float(logs["completions/mean_length"]))
 
 
-def block(model_dir: str, ds: Dataset, funcs, weights, task, steps: int, seed: int) -> tuple[list[float], list[float]]:
+def block(model_dir: str, rows, funcs, weights, task, steps: int, seed: int) -> tuple[list[float], list[float]]:
+    """``steps`` optimizer steps of TRL's own GRPOTrainer, built as run_grpo builds its trainer."""
     clock = _Clock()
     with tempfile.TemporaryDirectory() as out:
-        args = GRPOConfig(output_dir=out, report_to=[], use_cpu=True, bf16=False, max_steps=steps, learning_rate=1e-4,
-                          beta=0.04, num_generations=8, per_device_train_batch_size=64, temperature=1.0,
-                          logging_steps=1, save_strategy="no", max_completion_length=task.generation.max_new_tokens,
-                          reward_weights=weights, seed=seed, disable_tqdm=True)
-        trainer = GRPOTrainer(model=AutoModelForImageTextToText.from_pretrained(model_dir), reward_funcs=funcs,
-                              args=args, train_dataset=ds, processing_class=AutoProcessor.from_pretrained(
-                                  model_dir, padding_side="left"), callbacks=[clock])
+        cfg = {"max_steps": steps, "learning_rate": 1e-4, "beta": 0.04, "num_generations": 8,
+               "per_device_train_batch_size": 64, "temperature": 1.0, "logging_steps": 1, "save_strategy": "no"}
+        trainer, _ = build_grpo_trainer(model_path=model_dir, rows=rows, system=task.system_prompt,
+                                        ckpt_dir=Path(out), seed=seed, trainer_cfg=cfg, reward_funcs=funcs,
+                                        reward_weights=weights, max_completion_length=task.generation.max_new_tokens,
+                                        callbacks=[clock], trainer_cls=GRPOTrainer)
         trainer.train()
     return clock.times, clock.lengths
 
@@ -70,14 +73,11 @@ def main() -> None:
     torch.set_num_threads(1)
     task = load_task(a.task)
     rows = build_rows(task, "train", n=64 * a.steps * (a.reps + 1) // 8 + 64)
-    ds = Dataset.from_list([
-        {"prompt": [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": r.prompt_text}]}],
-         "image": r.image, "target": r.target_json, "width": r.width, "height": r.height, "n": r.n} for r in rows])
     funcs, weights = build_task_rewards(task, cot=False)
     res: dict[str, dict[str, list[float]]] = {"old": {"t": [], "len": []}, "new": {"t": [], "len": []}}
     for rep in range(a.reps + 1):
         for arm, path in (("old", a.old), ("new", a.new)) if rep % 2 == 0 else (("new", a.new), ("old", a.old)):
-            t, n = block(path, ds, funcs, weights, task, a.steps, seed=rep)
+            t, n = block(path, rows, funcs, weights, task, a.steps, seed=rep)
             if rep:  # rep 0 is the warm-up
                 res[arm]["t"] += t
                 res[arm]["len"] += n
