@@ -320,9 +320,13 @@ def _undecidable(est: Estimate | None, va: np.ndarray, vb: np.ndarray, floor: fl
 
 
 def verdict_greater(est: Estimate | None, va: np.ndarray, vb: np.ndarray, floor: float | Floor = 0.0,
-                    base: float | None = None) -> tuple[str, str]:
+                    base: float | None = None, margin: float | None = None) -> tuple[str, str]:
     """Verdict for 'a > b' (or slope > 0). ``va``/``vb`` are the primary metric's values: when they sit at the floor
-    the metric carries no signal and no proxy interval (per-sample F1, 1 - NED) may decide in its place."""
+    the metric carries no signal and no proxy interval (per-sample F1, 1 - NED) may decide in its place.
+
+    With a ``margin`` (the study's ``superiority_margin``, metric units) the claim is "a beats b by a meaningful
+    amount": an interval entirely below the margin rules out a gain of that size and reads not reproduced, as
+    an interval below 0 does; without one only an interval below 0 does."""
     v, why = _undecidable(est, va, vb, floor, base)
     if v or est is None:
         return v or INCONCLUSIVE, why
@@ -330,6 +334,8 @@ def verdict_greater(est: Estimate | None, va: np.ndarray, vb: np.ndarray, floor:
         return REPRODUCED, ""
     if est.hi is not None and est.hi < 0:
         return NOT_REPRODUCED, ""
+    if margin is not None and est.hi is not None and est.hi < margin:
+        return NOT_REPRODUCED, f"upper bound below the margin {margin:g}: no gain of that size"
     return INCONCLUSIVE, "; ".join(x for x in ("interval contains 0", power_hint(est, 0.0)) if x)
 
 
@@ -557,16 +563,16 @@ def sample_slope_diff(per_a: list[np.ndarray], per_b: list[np.ndarray], x: np.nd
 # ----------------------------------------------------------------------------------------------- findings
 
 
-def f_rl_beats_sft(d: StudyData, high: dict[str, str]) -> Finding:
+def f_rl_beats_sft(d: StudyData, high: dict[str, str], margin: float | None = None) -> Finding:
     f = Finding("rl_beats_sft", "RL (GRPO) beats SFT on high-complexity tasks")
     for task, bucket in high.items():
         metric = d.primary[task]
         est, va, vb, basis = compare(d, task=task, metric=metric, a="grpo", b="sft", bucket=bucket)
-        v, why = verdict_greater(est, va, vb, *_rules(d, task, metric))
+        v, why = verdict_greater(est, va, vb, *_rules(d, task, metric), margin=margin)
         f.lines.append(Line(task, f"{metric}, bucket {bucket} (greedy)", "grpo", "sft", est, v,
                             _note(why, basis), _mean(va), _mean(vb)))
         est, va, vb, basis = compare(d, task=task, metric=metric, a="grpo", b="sft")
-        v, why = verdict_greater(est, va, vb, *_rules(d, task, metric))
+        v, why = verdict_greater(est, va, vb, *_rules(d, task, metric), margin=margin)
         f.lines.append(Line(task, f"{metric}, all (greedy)", "grpo", "sft", est, v, _note(why, basis),
                             _mean(va), _mean(vb), decides=False))
         est, va, vb, basis = compare(d, task=task, metric="reward_sampled", a="grpo", b="sft")
@@ -708,12 +714,12 @@ def f_gain_grows(d: StudyData, tasks: list[str], order_arm: str | None) -> Findi
     return f
 
 
-def f_matching(d: StudyData, tasks: list[str], arm: str) -> Finding:
+def f_matching(d: StudyData, tasks: list[str], arm: str, margin: float | None = None) -> Finding:
     f = Finding("hungarian", "Hungarian matching beats sequential matching in the GRPO reward")
     for task in tasks:
         metric = d.primary[task]
         est, va, vb, basis = compare(d, task=task, metric=metric, a="grpo", b="grpo", arm_a="main", arm_b=arm)
-        v, why = verdict_greater(est, va, vb, *_rules(d, task, metric))
+        v, why = verdict_greater(est, va, vb, *_rules(d, task, metric), margin=margin)
         f.lines.append(Line(task, f"{metric}, all (greedy)", "hungarian", "sequential", est, v, _note(why, basis),
                             _mean(va), _mean(vb)))
         est, va, vb, basis = compare(d, task=task, metric="reward_sampled", a="grpo", b="grpo", arm_a="main",
@@ -754,10 +760,11 @@ def all_findings(d: StudyData, study: Any) -> list[Finding]:
     resolve = getattr(study, "resolved_floors", None)
     if callable(resolve):
         d.floors = resolve()
-    out = [f_rl_beats_sft(d, high), f_cot(d, tasks, study.equivalence_margin),
+    sup = getattr(study, "superiority_margin", None)
+    out = [f_rl_beats_sft(d, high, sup), f_cot(d, tasks, study.equivalence_margin),
            f_gain_grows(d, grow_tasks, order_arm)]
     if match_arm:
-        out.append(f_matching(d, study.ablations[match_arm].tasks, match_arm))
+        out.append(f_matching(d, study.ablations[match_arm].tasks, match_arm, sup))
     for f in out:
         f.sentence = sentence(f)
     return out

@@ -75,6 +75,9 @@ class Budget(_Strict):
         0.5, gt=0, lt=1, description="SFT-then-GRPO: the share of the seconds its SFT phase gets (GRPO the rest)")
     grpo_prompts: int | None = Field(None, ge=1, description="GRPO prompts per optimizer step")
     grpo_completions: int | None = Field(None, ge=2, description="GRPO completions per prompt (num_generations)")
+    curve_points: int | None = Field(
+        None, ge=1, description="intermediate evaluations per run for learning curves: eval.every_steps = the run's "
+        "steps // curve_points (SFT-then-GRPO: of its longer phase), so SFT and GRPO get the same number of points")
 
 
 class TaskBlock(_Strict):
@@ -85,6 +88,9 @@ class TaskBlock(_Strict):
     grpo: dict[str, Any] = Field(default_factory=dict, description="GRPOConfig keys of the GRPO phase")
     hparams: dict[Phase, HParams] = Field(default_factory=dict)
     step_seconds: StepSeconds | None = Field(None, description="measured per-step cost of each phase (budget:)")
+    budget_seconds: float | None = Field(
+        None, gt=0, description="this task's training seconds per trained variant instead of budget.seconds (tasks "
+        "differ in cost per step; SFT and GRPO of one task still get equal seconds)")
 
 
 class Ablation(_Strict):
@@ -128,6 +134,9 @@ class StudySpec(_Strict):
     equivalence_margin: float = Field(
         0.02, ge=0, description="|difference| below this is 'no meaningful effect' (metric units) for 'CoT does "
         "not help'")
+    superiority_margin: float | None = Field(
+        None, ge=0, description="smallest gain (metric units) that counts for 'A beats B' claims on the primary "
+        "metric (findings 1 and 4): an interval entirely below it reads not reproduced; unset: only below 0 does")
 
     def resolved_floors(self) -> dict[str, Any]:
         """metric -> findings.Floor: the code's defaults, then ``floors.default`` (``signal_floor`` is its
@@ -300,7 +309,8 @@ def _check_budget(spec: StudySpec, path: Path) -> None:
 def budget_steps(spec: StudySpec, task: str) -> dict[str, int]:
     """max_steps per phase from the budget: {'sft', 'grpo', 'sft-grpo/sft', 'sft-grpo/grpo'} (empty: no budget).
 
-    Steps are the seconds divided by the measured seconds per step, rounded, at least 1. CoT-GRPO gets GRPO's
+    A task block's ``budget_seconds`` replaces ``budget.seconds`` for that task. Steps are the seconds divided by
+    the measured seconds per step, rounded, at least 1. CoT-GRPO gets GRPO's
     steps (the paper's protocol: same steps; its longer completions cost more seconds). SFT-then-GRPO gives its
     SFT phase ``sft_grpo_sft_share`` of the seconds and its GRPO phase the rest.
     """
@@ -309,13 +319,14 @@ def budget_steps(spec: StudySpec, task: str) -> dict[str, int]:
     if b is None or block.step_seconds is None:
         return {}
     out: dict[str, int] = {}
+    seconds = block.budget_seconds or b.seconds
     sft, grpo = block.step_seconds.sft, block.step_seconds.grpo
     if sft:
-        out["sft"] = max(1, round(b.seconds / sft))
-        out["sft-grpo/sft"] = max(1, round(b.seconds * b.sft_grpo_sft_share / sft))
+        out["sft"] = max(1, round(seconds / sft))
+        out["sft-grpo/sft"] = max(1, round(seconds * b.sft_grpo_sft_share / sft))
     if grpo:
-        out["grpo"] = max(1, round(b.seconds / grpo))
-        out["sft-grpo/grpo"] = max(1, round(b.seconds * (1 - b.sft_grpo_sft_share) / grpo))
+        out["grpo"] = max(1, round(seconds / grpo))
+        out["sft-grpo/grpo"] = max(1, round(seconds * (1 - b.sft_grpo_sft_share) / grpo))
     return out
 
 
@@ -390,6 +401,11 @@ def plan(spec: StudySpec, *, best_trials: dict[str, dict[str, Any]] | None = Non
                                 ov["trainer.max_steps"] = steps["sft-grpo/grpo"]
                         else:
                             needs = _key(arm, task, "sft", seed)
+                    if budget is not None and budget.curve_points and variant != "base":
+                        longest = max((v for k, v in ov.items()
+                                       if k in ("trainer.max_steps", "sft_trainer.max_steps")), default=None)
+                        if longest:
+                            ov["eval.every_steps"] = max(1, int(longest) // budget.curve_points)
                     ov.update(arm_set)
                     runs.append(PlannedRun(key=_key(arm, task, variant, seed), arm=arm, task=task, variant=variant,
                                            seed=seed, overrides=ov, hparams=hp, needs=needs))

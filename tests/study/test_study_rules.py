@@ -125,6 +125,18 @@ def test_proxy_that_disagrees_with_its_metric_decides_nothing():
     assert F.verdict_greater(est, np.array([0.31]), np.array([0.3]), F.Floor(base=0.0))[0] == F.REPRODUCED
 
 
+def test_superiority_margin_rules_out_a_meaningful_gain_only_when_set():
+    tie = F.Estimate(0.001, -0.006, 0.009, 3, "seeds+samples", 1000, 1e-5, 1e-5)
+    va, vb, floor = np.array([0.30]), np.array([0.30]), F.Floor(base=0.0)
+    assert F.verdict_greater(tie, va, vb, floor)[0] == F.INCONCLUSIVE  # no margin: a tie decides nothing
+    v, why = F.verdict_greater(tie, va, vb, floor, margin=0.02)
+    assert v == F.NOT_REPRODUCED and "margin 0.02" in why
+    wide = F.Estimate(0.001, -0.03, 0.03, 3, "seeds+samples", 1000, 1e-4, 1e-4)  # reaches above the margin
+    assert F.verdict_greater(wide, va, vb, floor, margin=0.02)[0] == F.INCONCLUSIVE
+    gain = F.Estimate(0.012, 0.004, 0.019, 3, "seeds+samples", 1000, 1e-5, 1e-5)  # above 0: still reproduced
+    assert F.verdict_greater(gain, np.array([0.31]), vb, floor, margin=0.02)[0] == F.REPRODUCED
+
+
 def test_two_level_power_note_says_seeds_or_images():
     seeds = F.Estimate(0.03, -0.01, 0.07, 3, "seeds+samples", 1000, var_seed=9e-4, var_sample=1e-4)
     # variance must shrink (0.04 / 0.03)^2 (2.8 / 1.96)^2 = 3.63x; the image part (10%) stays: 3 * 0.9 / (1/3.63 - 0.1)
@@ -164,6 +176,21 @@ def test_budget_gives_equal_seconds_and_sft_grpo_splits_them_in_one_run(tmp_path
     for r in runs.values():  # the study-level eval applies to every run; the task block's own keys still apply
         assert r.overrides["eval.n"] == 1000 and r.overrides["eval.batch_size"] == 40
     validate_plan(spec, list(runs.values()), tmp_path / "b.yaml", quick=False)  # real RunSpec validation
+
+
+def test_task_budget_seconds_and_curve_points(tmp_path):
+    spec = _spec(budget={"seconds": 600, "grpo_prompts": 8, "grpo_completions": 8, "curve_points": 4})
+    spec.tasks["counting"].budget_seconds = 300  # the task's own seconds win over budget.seconds
+    check_study(spec, tmp_path / "b.yaml")
+    assert budget_steps(spec, "counting") == {"sft": 2000, "grpo": 200, "sft-grpo/sft": 1000, "sft-grpo/grpo": 100}
+    runs = {r.key: r for r in plan(spec)}
+    # every trained run gets curve_points intermediate evaluations over its own steps (sft-grpo: its longer phase)
+    assert runs["main/counting/sft/s0"].overrides["eval.every_steps"] == 500
+    assert runs["main/counting/grpo/s0"].overrides["eval.every_steps"] == 50
+    assert runs["main/counting/cot-grpo/s0"].overrides["eval.every_steps"] == 50
+    assert runs["main/counting/sft-grpo/s0"].overrides["eval.every_steps"] == 250
+    assert "eval.every_steps" not in runs["main/counting/base/s0"].overrides
+    validate_plan(spec, list(runs.values()), tmp_path / "b.yaml", quick=False)
 
 
 def test_without_a_budget_the_plan_is_what_it_was():
