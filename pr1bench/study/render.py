@@ -129,6 +129,8 @@ def markdown(study: Any, d: StudyData, findings: list[Finding], *, quick: bool, 
               "| # | claim | verdict | per task |", "|---|---|---|---|"]
     lines += [f"| {i} | {f.claim} | {f.verdict} | {per_task_verdicts(f)} |" for i, f in enumerate(findings, 1)]
     lines += ["", decided_text(findings), ""]
+    if len(d.seeds) == 1:
+        lines += [ONE_SEED, ""]
     lines += floors_table(d, tasks)
     lines += ["## Findings", ""]
     for i, f in enumerate(findings, 1):
@@ -174,6 +176,13 @@ def eval_text(d: StudyData, tasks: list[str]) -> str:
 
 
 DECIDED = ("reproduced", "not reproduced", "mixed")
+
+
+ONE_SEED = (
+    "**One training seed.** Every interval here covers the evaluation images only: it says whether these two "
+    "trained models differ on this task, not whether the training recipes do. A line decided here can flip with "
+    "another seed (training variance is not measured), so no line of this report decides a finding about the "
+    "methods; the full study (3 seeds, two-level intervals over seeds and images) does.")
 
 
 def decided_text(findings: list[Finding]) -> str:

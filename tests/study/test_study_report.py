@@ -83,7 +83,8 @@ def md() -> str:
 
 def test_report_states_method_rule_floors_and_eval_images(md: str) -> None:
     assert "two-level bootstrap" in md and "paired" in md  # the Statistics section states the method
-    assert R.VERDICT_RULE in md
+    assert R.VERDICT_RULE in md and "equivalence margin 0.02" in md
+    assert R.ONE_SEED not in md  # two seeds: the one-seed caveat is not printed
     assert "Evaluation images per run (the same images for every run of a task): counting 40, detection 40" in md
     floors = md[md.index("Floors in effect"):md.index("## Findings")]
     assert "| detection | AP | 0.010 | 0.05 | 0 | 0.01 |" in floors
@@ -135,9 +136,10 @@ def test_reference_v2_carries_per_task_verdicts_and_eval_images(tmp_path: Path) 
     assert R.check_reference_doc(doc, "ref.json") == []
 
 
-def test_the_shipped_version_1_references_still_read_with_a_note() -> None:
-    for name in ("study-embedded.json", "study-embedded-quick.json"):
-        ref = json.loads((ROOT / "results" / "reference" / name).read_text())
+def test_version_1_references_still_read_with_a_note() -> None:
+    # the embedded study's references as shipped until issue 24 (embedded-v2), kept as version-1 fixtures
+    for name in ("study-embedded-v1.json", "study-embedded-quick-v1.json"):
+        ref = json.loads((Path(__file__).parent / "data" / name).read_text())
         notes = R.check_reference_doc(ref, name)
         assert ref["version"] == 1 and len(notes) == 1 and "version-1 reference" in notes[0]
         rows = R.compare_reference(ref, dict(ref["values"]))
@@ -158,3 +160,10 @@ def test_study_check_names_a_bad_reference_clearly(tmp_path: Path, results_dir) 
     old = ROOT / "results" / "reference" / "study-embedded.json"
     r = CliRunner().invoke(app, ["study", "check", "embedded", "--reference", str(old)])
     assert r.exit_code == 2 and "no results database" in r.output  # not a traceback
+
+
+def test_a_one_seed_report_says_what_it_cannot_decide() -> None:
+    study, d = _study(), _data()
+    d.seeds = [0]
+    md = R.markdown(study, d, F.all_findings(d, study), quick=True, meta={"runs": 5})
+    assert R.ONE_SEED in md and "training variance is not measured" in md
