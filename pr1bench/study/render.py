@@ -119,13 +119,15 @@ def markdown(study: Any, d: StudyData, findings: list[Finding], *, quick: bool, 
              f"(summed over runs: {meta.get('run_seconds', 0) / 60:.1f} min). "
              f"Model: {model_text(meta)}.", ""]
     lines += [eval_text(d, tasks), ""]
-    margins = [f"CoT-GRPO - GRPO below the equivalence margin {study.equivalence_margin:g} reads \"CoT does not "
-               "help\" reproduced"]
+    eq = getattr(study, "equivalence_margin", None)
+    margins = ([f"CoT-GRPO - GRPO below the equivalence margin {eq:g} reads \"CoT does not help\" reproduced"]
+               if eq is not None else [])
     sup = getattr(study, "superiority_margin", None)
     if sup is not None:
         margins.append(f"a beats-claim (findings 1 and 4, primary metric) whose interval lies entirely below the "
                        f"superiority margin {sup:g} reads not reproduced (no gain of that size)")
-    lines += ["## Verdicts", "", VERDICT_RULE + " Margins (metric units): " + "; ".join(margins) + ".", "",
+    rule = VERDICT_RULE + (" Margins (metric units): " + "; ".join(margins) + "." if margins else "")
+    lines += ["## Verdicts", "", rule, "",
               "| # | claim | verdict | per task |", "|---|---|---|---|"]
     lines += [f"| {i} | {f.claim} | {f.verdict} | {per_task_verdicts(f)} |" for i, f in enumerate(findings, 1)]
     lines += ["", decided_text(findings), ""]

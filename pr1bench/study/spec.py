@@ -104,8 +104,10 @@ class Quick(_Strict):
     seeds: list[int] | None = None
     eval: dict[str, Any] = Field(default_factory=dict, description="study-level eval keys of the quick form")
     budget: dict[str, Any] | None = Field(None, description="budget keys of the quick form (deep-merged)")
+    variants: list[str] | None = Field(None, description="the quick form's variants (a subset of the study's)")
     tasks: dict[str, dict[str, Any]] = Field(default_factory=dict, description="partial task blocks, deep-merged")
-    ablations: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    ablations: dict[str, dict[str, Any] | None] = Field(
+        default_factory=dict, description="partial ablation blocks, deep-merged; null leaves the ablation out")
 
 
 class StudySpec(_Strict):
@@ -231,11 +233,20 @@ def apply_quick(spec: StudySpec, path: Path) -> StudySpec:
             raise ConfigError(path, f"quick.tasks.{name}", f"no task {name!r} in the study's tasks."
                               f"{did_you_mean(name, list(d['tasks']))}")
         d["tasks"][name] = deep_merge(d["tasks"][name], over)
+    if q.variants is not None:
+        extra = [v for v in q.variants if v not in spec.variants]
+        if extra:
+            raise ConfigError(path, "quick.variants", f"{extra} are not variants of the study {spec.variants}: the "
+                              "quick form runs a subset of them")
+        d["variants"] = list(q.variants)
     for name, over in q.ablations.items():
         if name not in d["ablations"]:
             raise ConfigError(path, f"quick.ablations.{name}", f"no ablation {name!r}."
                               f"{did_you_mean(name, list(d['ablations']))}")
-        d["ablations"][name] = deep_merge(d["ablations"][name], over)
+        if over is None:
+            del d["ablations"][name]
+        else:
+            d["ablations"][name] = deep_merge(d["ablations"][name], over)
     d["quick"] = {}
     try:
         return StudySpec.model_validate(d)

@@ -13,13 +13,18 @@ runner = CliRunner()
 
 def test_validate_and_dry_run_list_the_grid(results_dir):
     r = runner.invoke(app, ["study", "validate", "embedded"])
-    assert r.exit_code == 0 and "70 runs" in r.output
+    # 4 tasks x (base + 4 trained variants x 3 seeds) + the matching ablation (GRPO, 2 tasks x 3 seeds)
+    assert r.exit_code == 0 and "58 runs" in r.output
+    r = runner.invoke(app, ["study", "run", "embedded", "--dry-run", "--json"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.output)
+    assert len(rows) == 58 and not (results_dir / "runs").exists()  # nothing ran
+    sg = next(x for x in rows if x["key"] == "main/counting/sft-grpo/s0")
+    assert sg["needs"] is None and sg["hparams"]["grpo"]["source"] == "pinned"  # budget: both phases in one run
     r = runner.invoke(app, ["study", "run", "embedded", "--quick", "--dry-run", "--json"])
     assert r.exit_code == 0, r.output
     rows = json.loads(r.output)
-    assert len(rows) == 26 and not (results_dir / "runs").exists()  # nothing ran
-    sg = next(x for x in rows if x["key"] == "main/counting/sft-grpo/s0")
-    assert sg["needs"] == "main/counting/sft/s0" and sg["hparams"]["grpo"]["source"] == "pinned"
+    assert len(rows) == 16 and {x["key"].split("/")[2] for x in rows} == {"base", "sft", "grpo", "cot-grpo"}
 
 
 def test_report_without_runs_says_what_to_run(results_dir):

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from pr1bench.models.tiny import BUILDER_VERSION
 from pr1bench.models.loading import (
     ModelNotFoundError,
     load_model_and_processor,
@@ -18,6 +17,7 @@ from pr1bench.models.loading import (
     model_info,
     resolve_local,
 )
+from pr1bench.models.tiny import BUILDER_VERSION
 
 
 def test_missing_local_path_names_path_and_fix(tmp_path: Path) -> None:

@@ -220,3 +220,16 @@ def test_quick_form_merges_budget_and_eval(tmp_path):
     assert budget_steps(q, "counting")["grpo"] == 40
     with pytest.raises(ConfigError, match="quick.budget"):
         apply_quick(_spec(quick={"budget": {"seconds": 60}}), tmp_path / "b.yaml")
+
+
+def test_quick_form_can_run_a_subset_of_variants_and_leave_an_ablation_out(tmp_path):
+    from pr1bench.study.spec import apply_quick
+
+    abl = {"matching": {"tasks": ["counting"], "variants": ["grpo"], "set": {"matching": "sequential"}}}
+    spec = _spec(ablations=abl, quick={"seeds": [0], "variants": ["base", "sft", "grpo"], "ablations": {"matching": None}})
+    q = apply_quick(spec, tmp_path / "b.yaml")
+    assert q.variants == ["base", "sft", "grpo"] and q.ablations == {}
+    assert {r.variant for r in plan(q)} == {"base", "sft", "grpo"}
+    assert len(plan(spec)) > len(plan(q)) and any(r.arm == "matching" for r in plan(spec))
+    with pytest.raises(ConfigError, match="quick.variants"):
+        apply_quick(_spec(quick={"variants": ["base", "dpo"]}), tmp_path / "b.yaml")
