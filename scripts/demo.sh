@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's main job on the embedded default (2 CPU cores): show the shipped tiny model, run the quick form of the
-# replication study (base, SFT, GRPO, CoT-GRPO, SFT-then-GRPO on the four synthetic tasks + the order and matching
-# ablations, one seed), the detection sweep, and print both reports (Markdown, plus plots).
+# replication study (base, SFT, GRPO and CoT-GRPO on the four synthetic tasks, one seed, counting scored on 1,000
+# images), the detection sweep, and print both reports (Markdown, plus plots).
 # Run: bash scripts/demo.sh        (after the install in README command (a)); results land in ./results
 set -euo pipefail
 PR1=${PR1BENCH:-pr1bench}

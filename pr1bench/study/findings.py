@@ -304,8 +304,11 @@ def no_signal(va: np.ndarray, vb: np.ndarray, floor: float | Floor, base: float 
 
 
 def _undecidable(est: Estimate | None, va: np.ndarray, vb: np.ndarray, floor: float | Floor,
-                 base: float | None = None) -> tuple[str, str]:
-    """(verdict, why) when no verdict can be read off (no signal, missing runs, no interval), else ('', '')."""
+                 base: float | None = None, margin: float | None = None) -> tuple[str, str]:
+    """(verdict, why) when no verdict can be read off (no signal, missing runs, no interval), else ('', '').
+
+    With a superiority ``margin``, a proxy interval entirely below it whose metric also stays below it rules out
+    a gain of that size whichever way the two lean inside it, so their signs need not agree."""
     why = no_signal(va, vb, floor, base)
     if why:
         return NO_SIGNAL, why
@@ -314,6 +317,9 @@ def _undecidable(est: Estimate | None, va: np.ndarray, vb: np.ndarray, floor: fl
     if not est.has_interval:
         return INCONCLUSIVE, f"no interval (n={est.n})"
     mv = est.metric_value
+    if (margin is not None and est.hi is not None and est.hi < margin and mv is not None and math.isfinite(mv)
+            and mv < margin):
+        return "", ""
     if mv is not None and math.isfinite(mv) and est.value != 0 and mv != 0 and np.sign(mv) != np.sign(est.value):
         return INCONCLUSIVE, f"the metric itself moves the other way ({mv:+.3f}) than its per-sample proxy"
     return "", ""
@@ -327,7 +333,7 @@ def verdict_greater(est: Estimate | None, va: np.ndarray, vb: np.ndarray, floor:
     With a ``margin`` (the study's ``superiority_margin``, metric units) the claim is "a beats b by a meaningful
     amount": an interval entirely below the margin rules out a gain of that size and reads not reproduced, as
     an interval below 0 does; without one only an interval below 0 does."""
-    v, why = _undecidable(est, va, vb, floor, base)
+    v, why = _undecidable(est, va, vb, floor, base, margin)
     if v or est is None:
         return v or INCONCLUSIVE, why
     if est.lo is not None and est.lo > 0:

@@ -135,6 +135,12 @@ def test_superiority_margin_rules_out_a_meaningful_gain_only_when_set():
     assert F.verdict_greater(wide, va, vb, floor, margin=0.02)[0] == F.INCONCLUSIVE
     gain = F.Estimate(0.012, 0.004, 0.019, 3, "seeds+samples", 1000, 1e-5, 1e-5)  # above 0: still reproduced
     assert F.verdict_greater(gain, np.array([0.31]), vb, floor, margin=0.02)[0] == F.REPRODUCED
+    # a per-sample proxy (detection's per-image F1) leaning the other way than AP inside the margin: still ruled out
+    lean = F.Estimate(0.002, -0.004, 0.008, 3, "seeds+samples", 1000, 1e-5, 1e-5, metric_value=-0.003)
+    assert F.verdict_greater(lean, va, vb, floor)[0] == F.INCONCLUSIVE
+    assert F.verdict_greater(lean, va, vb, floor, margin=0.02)[0] == F.NOT_REPRODUCED
+    big = F.Estimate(-0.002, -0.008, 0.004, 3, "seeds+samples", 1000, 1e-5, 1e-5, metric_value=0.03)  # AP +0.03
+    assert F.verdict_greater(big, va, vb, floor, margin=0.02)[0] == F.INCONCLUSIVE
 
 
 def test_two_level_power_note_says_seeds_or_images():
