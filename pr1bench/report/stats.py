@@ -136,7 +136,8 @@ def two_level(mats: Sequence[np.ndarray], groups: np.ndarray | None = None, *,
     ``mats[i]`` is variant i's scores, shape (seeds_i, images), every row scored on the same images in the same
     column order. ``groups`` (ints, one per image; default all 0) stratifies the image resampling (complexity
     buckets). The statistic receives, per variant, an array (resamples, groups) of the group means averaged over
-    the drawn seeds, and returns one value per resample; the default is mats[0] - mats[1] on the single group.
+    the drawn seeds, and returns one value per resample; the default is mats[0] - mats[1] over all images (the
+    group means weighted by group size, so stratifying changes the resampling, not what is estimated).
     Level 1 draws each variant's seeds with replacement, independently; level 2 draws the images within each
     group with replacement, once per resample, shared by all variants (paired over images). Deterministic for a
     given ``seed``. Returns None when a variant has no seeds or no images, or the statistic is not finite.
@@ -150,7 +151,13 @@ def two_level(mats: Sequence[np.ndarray], groups: np.ndarray | None = None, *,
     g = np.zeros(n_img, dtype=int) if groups is None else np.asarray(groups, dtype=int)
     labels = np.unique(g)
     members = [np.flatnonzero(g == lab) for lab in labels]
-    stat = statistic or (lambda ms: ms[0][:, 0] - ms[1][:, 0])
+    if statistic is None:  # mats[0] - mats[1] over all images: the group means weighted by the groups' sizes
+        share = np.array([idx.size for idx in members], dtype=float) / n_img
+
+        def stat(ms: list[np.ndarray]) -> np.ndarray:
+            return (ms[0] - ms[1]) @ share
+    else:
+        stat = statistic
     full = [np.stack([a[:, idx].mean(axis=1) for idx in members], axis=1) for a in arrs]  # (seeds, groups)
     value_arr = np.asarray(stat([f.mean(axis=0, keepdims=True) for f in full]), dtype=float)
     if value_arr.size != 1 or not math.isfinite(float(value_arr.ravel()[0])):

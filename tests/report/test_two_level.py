@@ -87,3 +87,17 @@ def test_rejects_arms_scored_on_different_images_and_empty_arms() -> None:
     with pytest.raises(ValueError, match="same images"):
         two_level([np.zeros((2, 5)), np.zeros((2, 6))])
     assert two_level([np.zeros((0, 5)), np.zeros((2, 5))]) is None
+
+
+def test_stratified_default_statistic_is_the_difference_over_all_images():
+    # buckets of unequal size with different gaps: the estimate is the mean over every image, not one bucket's
+    rng = np.random.default_rng(3)
+    groups = np.repeat(np.arange(4), [100, 200, 300, 400])
+    gap = np.array([0.0, 0.1, 0.2, 0.3])[groups]
+    a = (rng.random((3, groups.size)) < 0.4 + gap).astype(float)
+    b = (rng.random((3, groups.size)) < 0.4).astype(float)
+    est = two_level([a, b], groups)
+    assert est.value == pytest.approx(a.mean() - b.mean())
+    assert est.lo < a.mean() - b.mean() < est.hi
+    plain = two_level([a, b])  # stratifying changes the resampling, not what is estimated
+    assert plain.value == pytest.approx(est.value)
