@@ -304,11 +304,9 @@ def no_signal(va: np.ndarray, vb: np.ndarray, floor: float | Floor, base: float 
 
 
 def _undecidable(est: Estimate | None, va: np.ndarray, vb: np.ndarray, floor: float | Floor,
-                 base: float | None = None, margin: float | None = None) -> tuple[str, str]:
-    """(verdict, why) when no verdict can be read off (no signal, missing runs, no interval), else ('', '').
-
-    With a superiority ``margin``, a proxy interval entirely below it whose metric also stays below it rules out
-    a gain of that size whichever way the two lean inside it, so their signs need not agree."""
+                 base: float | None = None, *, proxy_sign: bool = True) -> tuple[str, str]:
+    """(verdict, why) when no verdict can be read off (no signal, missing runs, no interval, a proxy that disagrees
+    with its metric), else ('', ''). ``proxy_sign=False`` leaves the last check to the caller."""
     why = no_signal(va, vb, floor, base)
     if why:
         return NO_SIGNAL, why
@@ -316,10 +314,14 @@ def _undecidable(est: Estimate | None, va: np.ndarray, vb: np.ndarray, floor: fl
         return INCONCLUSIVE, "missing runs"
     if not est.has_interval:
         return INCONCLUSIVE, f"no interval (n={est.n})"
+    if proxy_sign:
+        return _proxy_disagrees(est)
+    return "", ""
+
+
+def _proxy_disagrees(est: Estimate) -> tuple[str, str]:
+    """INCONCLUSIVE when the metric itself moves the other way than the per-sample proxy its interval is on."""
     mv = est.metric_value
-    if (margin is not None and est.hi is not None and est.hi < margin and mv is not None and math.isfinite(mv)
-            and mv < margin):
-        return "", ""
     if mv is not None and math.isfinite(mv) and est.value != 0 and mv != 0 and np.sign(mv) != np.sign(est.value):
         return INCONCLUSIVE, f"the metric itself moves the other way ({mv:+.3f}) than its per-sample proxy"
     return "", ""
@@ -332,16 +334,25 @@ def verdict_greater(est: Estimate | None, va: np.ndarray, vb: np.ndarray, floor:
 
     With a ``margin`` (the study's ``superiority_margin``, metric units) the claim is "a beats b by a meaningful
     amount": an interval entirely below the margin rules out a gain of that size and reads not reproduced, as
-    an interval below 0 does; without one only an interval below 0 does."""
-    v, why = _undecidable(est, va, vb, floor, base, margin)
+    an interval below 0 does; without one only an interval below 0 does. A proxy interval below the margin whose
+    metric also stays below it rules the gain out whichever way the two lean inside it; every other verdict still
+    needs the proxy and its metric to agree."""
+    v, why = _undecidable(est, va, vb, floor, base, proxy_sign=False)
     if v or est is None:
         return v or INCONCLUSIVE, why
+    disagree = _proxy_disagrees(est)
+    mv = est.metric_value
+    metric_below = mv is None or not math.isfinite(mv) or (margin is not None and mv < margin)
+    if margin is not None and est.hi is not None and est.hi < margin and not (est.lo or 0) > 0 and metric_below:
+        if est.hi < 0 and not disagree[0]:
+            return NOT_REPRODUCED, ""
+        return NOT_REPRODUCED, f"upper bound below the margin {margin:g}: no gain of that size"
+    if disagree[0]:
+        return disagree
     if est.lo is not None and est.lo > 0:
         return REPRODUCED, ""
     if est.hi is not None and est.hi < 0:
         return NOT_REPRODUCED, ""
-    if margin is not None and est.hi is not None and est.hi < margin:
-        return NOT_REPRODUCED, f"upper bound below the margin {margin:g}: no gain of that size"
     return INCONCLUSIVE, "; ".join(x for x in ("interval contains 0", power_hint(est, 0.0)) if x)
 
 

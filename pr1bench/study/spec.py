@@ -306,7 +306,7 @@ def _check_budget(spec: StudySpec, path: Path) -> None:
             if not have.get(phase):
                 raise ConfigError(path, f"tasks.{name}.step_seconds.{phase}",
                                   f"budget: needs the measured seconds per {phase.upper()} step of task {name!r} to "
-                                  f"turn {b.seconds:g} s into max_steps; measure them with `pr1bench study costs "
+                                  f"turn {block.budget_seconds or b.seconds:g} s into max_steps; measure them with `pr1bench study costs "
                                   f"{spec.study}` after a short run, or drop budget: and set max_steps per task")
         if (b.grpo_prompts or b.grpo_completions) and int(block.grpo.get("gradient_accumulation_steps", 1)) != 1:
             raise ConfigError(path, f"tasks.{name}.grpo.gradient_accumulation_steps",

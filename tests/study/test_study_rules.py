@@ -141,6 +141,11 @@ def test_superiority_margin_rules_out_a_meaningful_gain_only_when_set():
     assert F.verdict_greater(lean, va, vb, floor, margin=0.02)[0] == F.NOT_REPRODUCED
     big = F.Estimate(-0.002, -0.008, 0.004, 3, "seeds+samples", 1000, 1e-5, 1e-5, metric_value=0.03)  # AP +0.03
     assert F.verdict_greater(big, va, vb, floor, margin=0.02)[0] == F.INCONCLUSIVE
+    # the margin never lets a proxy decide "reproduced" against its metric
+    against = F.Estimate(0.005, 0.001, 0.009, 3, "seeds+samples", 1000, 1e-5, 1e-5, metric_value=-0.003)
+    assert F.verdict_greater(against, va, vb, floor, margin=0.02)[0] == F.INCONCLUSIVE
+    same_way = F.Estimate(0.005, -0.004, 0.015, 3, "seeds+samples", 1000, 1e-5, 1e-5, metric_value=0.03)
+    assert F.verdict_greater(same_way, va, vb, floor, margin=0.02)[0] == F.INCONCLUSIVE  # AP itself gains 0.03
 
 
 def test_two_level_power_note_says_seeds_or_images():
