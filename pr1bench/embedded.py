@@ -2,7 +2,7 @@
 
 ``--model`` defaults to the shipped checkpoint (``pr1bench/models/weights/tiny-qwen2vl-v3``: recipe, sha256 and
 evaluation in its ``RECIPE.md``), so no command trains anything before it starts. ``pr1bench model bootstrap``
-reproduces it from scratch under ``<results>/models/`` (about 90 minutes on one core); pass that directory as
+reproduces it from scratch under ``<results>/models/`` (three stages, about 3.5 hours on one core); pass that directory as
 ``--model`` to use the rebuilt copy. A path that exists is used as is; anything that looks like a hub id
 (``org/name``) is passed through for real users.
 """
@@ -16,10 +16,15 @@ from typing import Any
 from pr1bench.paths import models_dir
 
 TINY_NAME = "tiny-qwen2vl"
-BOOTSTRAP_NAME = "tiny-qwen2vl-v3-bootstrap"
+BOOTSTRAP_NAME = "tiny-qwen2vl-v3s3-bootstrap"
+STAGE1_BOOTSTRAP_NAME = "tiny-qwen2vl-v3-bootstrap"
+WEIGHTS_DIR = Path(__file__).resolve().parent / "models" / "weights"
 SHIPPED_NAME = "tiny-qwen2vl-v3"
-SHIPPED_DIR = Path(__file__).resolve().parent / "models" / "weights" / SHIPPED_NAME
-"""The checkpoint that ships with the package (the embedded default)."""
+SHIPPED_DIR = WEIGHTS_DIR / SHIPPED_NAME
+"""The checkpoint that ships with the package (the embedded default): the last stage of the pretraining."""
+STAGE1_DIR = WEIGHTS_DIR / "tiny-qwen2vl-v3"
+"""Stage 1 of the pretraining (the embedded default before issue 20's later stages), shipped as their start so that
+``pr1bench model bootstrap --from-stage1 shipped`` reproduces the default without the ~95 minutes of stage 1."""
 EMBEDDED_WORDS = ("tiny", "embedded")
 """Words that name the shipped embedded default wherever a model path is accepted."""
 
@@ -32,6 +37,11 @@ def tiny_path() -> Path:
 def bootstrap_path() -> Path:
     """Where ``pr1bench model bootstrap`` reproduces the shipped model."""
     return models_dir() / BOOTSTRAP_NAME
+
+
+def stage_bootstrap_path(stage: int) -> Path:
+    """Where ``pr1bench model bootstrap`` rebuilds pretraining stage ``stage`` (the last one is :func:`bootstrap_path`)."""
+    return models_dir() / (STAGE1_BOOTSTRAP_NAME if stage == 1 else f"tiny-qwen2vl-v3s{stage}-bootstrap")
 
 
 def is_ready(path: Path) -> bool:
@@ -72,6 +82,7 @@ def identity(path: str | Path) -> dict[str, Any] | None:
     sha = next(iter((m.get("weights_sha256") or {}).values()), None)
     version = m.get("builder_version")
     pretrained = "pretrain" in m or "bootstrap" in m
-    name = f"embedded-v{version}" + ("" if pretrained else "-raw")
+    stages = len(m.get("earlier_stages") or ([1] if "stage1" in m else [])) + 1  # pretraining stages behind it
+    name = f"embedded-v{version}" + (f"s{stages}" if stages > 1 else "") + ("" if pretrained else "-raw")
     return {"name": f"{name}:{sha[:12]}" if sha else name, "builder_version": version, "weights_sha256": sha,
             "shipped": p.resolve() == SHIPPED_DIR, "pretrained": pretrained}

@@ -48,52 +48,78 @@ def _file_lock(path: Path):  # type: ignore[no-untyped-def]
 
 def ensure_embedded(*, status: Callable[[str], None] | None = None, steps: int | None = None,
                     force: bool = False, seed: int = 0, threads: int = 1, eval_every: int = 0,
-                    eval_n: int = 300, vision_steps: int | None = None) -> Path:
+                    eval_n: int = 300, vision_steps: int | None = None, stage_steps: int | None = None,
+                    from_stage1: Path | None = None) -> Path:
     """Reproduce the shipped embedded model from scratch under <results>/models/ (cached); returns its path.
 
-    Builds the random-init tiny Qwen2-VL, then runs the pretraining (``pr1bench.train.pretrain``) in a subprocess
-    whose log lines drive ``status``. A killed bootstrap resumes from its last checkpoint when run again.
+    Each pretraining stage is ``pr1bench.train.pretrain`` in a subprocess whose log lines drive ``status``: stage 1
+    builds the random-init tiny Qwen2-VL and pretrains it (``tiny-qwen2vl-v3-bootstrap``, the stage-1 recipe); each
+    later stage N continues from stage N-1's output (``tiny-qwen2vl-v3sN-bootstrap``,
+    :data:`pr1bench.train.pretrain.STAGES`); the last is the shipped model's rebuild. ``from_stage1`` skips stage 1
+    and continues from that checkpoint (the shipped stage-1 model, say); ``steps`` and ``stage_steps`` shorten stage 1
+    and the later stages. A killed bootstrap resumes from its last checkpoint (or finished stage) when run again.
     """
-    import json
-
-    from pr1bench.embedded import bootstrap_path, identity, is_ready, tiny_path
+    from pr1bench.embedded import bootstrap_path, identity, is_ready, stage_bootstrap_path, tiny_path
     from pr1bench.models.tiny import BUILDER_VERSION
+    from pr1bench.train.pretrain import LAST_STAGE
 
     out = bootstrap_path()
+    dirs = {n: stage_bootstrap_path(n) for n in range(1, LAST_STAGE)} | {LAST_STAGE: out}
     with _file_lock(out.parent / ".bootstrap.lock"):
         if is_ready(out) and not force:
             return out
         if force:
-            shutil.rmtree(out, ignore_errors=True)
-            shutil.rmtree(out.with_name(out.name + ".partial"), ignore_errors=True)
-        raw = tiny_path()
-        if not is_ready(raw) or (identity(raw) or {}).get("builder_version") != BUILDER_VERSION:
-            if status:
-                status(f"building the tiny Qwen2-VL into {raw}")
-            subprocess.run([sys.executable, "-m", "pr1bench.train.build_tiny", str(raw), "--seed", str(seed),
-                            "--overwrite"], check=True, capture_output=True)
-        cmd = [sys.executable, "-m", "pr1bench.train.pretrain", str(out), "--base", str(raw), "--seed", str(seed),
-               "--threads", str(threads), "--eval-every", str(eval_every), "--final-eval-n", str(eval_n)]
-        if steps:
-            cmd += ["--steps", str(steps)]
-        if vision_steps is not None:
-            cmd += ["--vision-steps", str(vision_steps)]
-        log_path = out.parent / f"{out.name}.log"
-        if status:
-            status(f"pretraining the embedded model into {out}; log in {log_path}")
-        with log_path.open("a") as log, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                                         text=True) as proc:
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                log.write(line)
-                log.flush()
-                if status and line.startswith("{"):
-                    rec = json.loads(line)
-                    status(f"pretraining step {rec['step']} ({rec['seconds'] / 60:.1f} min); log in {log_path}")
-            proc.wait()
-        if proc.returncode != 0 or not is_ready(out):
-            raise RuntimeError(f"bootstrap failed (exit {proc.returncode}); see {log_path}")
+            for p in dirs.values():
+                shutil.rmtree(p, ignore_errors=True)
+                shutil.rmtree(p.with_name(p.name + ".partial"), ignore_errors=True)
+        if from_stage1 is None and not is_ready(dirs[1]):
+            raw = tiny_path()
+            if not is_ready(raw) or (identity(raw) or {}).get("builder_version") != BUILDER_VERSION:
+                if status:
+                    status(f"building the tiny Qwen2-VL into {raw}")
+                subprocess.run([sys.executable, "-m", "pr1bench.train.build_tiny", str(raw), "--seed", str(seed),
+                                "--overwrite"], check=True, capture_output=True)
+            cmd = ["--base", str(raw), "--seed", str(seed)]
+            if steps:
+                cmd += ["--steps", str(steps)]
+            if vision_steps is not None:
+                cmd += ["--vision-steps", str(vision_steps)]
+            _pretrain(dirs[1], cmd + _common(threads, eval_every, eval_n), f"stage 1 of {LAST_STAGE}", status)
+        previous = from_stage1 or dirs[1]
+        for n in range(2, LAST_STAGE + 1):
+            if not is_ready(dirs[n]):
+                cmd = ["--stage", str(n), "--base", str(previous)] + (["--steps", str(stage_steps)] if stage_steps else [])
+                _pretrain(dirs[n], cmd + _common(threads, eval_every, eval_n), f"stage {n} of {LAST_STAGE}", status)
+            previous = dirs[n]
     return out
+
+
+def _common(threads: int, eval_every: int, eval_n: int) -> list[str]:
+    return ["--threads", str(threads), "--eval-every", str(eval_every), "--final-eval-n", str(eval_n)]
+
+
+def _pretrain(out: Path, args: list[str], label: str, status: Callable[[str], None] | None) -> None:
+    """One ``pr1bench.train.pretrain`` run into ``out``, its log beside it; raises with the log's path on failure."""
+    import json
+
+    from pr1bench.embedded import is_ready
+
+    cmd = [sys.executable, "-m", "pr1bench.train.pretrain", str(out), *args]
+    log_path = out.parent / f"{out.name}.log"
+    if status:
+        status(f"pretraining the embedded model ({label}) into {out}; log in {log_path}")
+    with log_path.open("a") as log, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                                     text=True) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            log.write(line)
+            log.flush()
+            if status and line.startswith("{"):
+                rec = json.loads(line)
+                status(f"pretraining {label}, step {rec['step']} ({rec['seconds'] / 60:.1f} min); log in {log_path}")
+        proc.wait()
+    if proc.returncode != 0 or not is_ready(out):
+        raise RuntimeError(f"bootstrap {label} failed (exit {proc.returncode}); see {log_path}")
 
 
 def model_for(spec: RunSpec) -> str:

@@ -188,23 +188,39 @@ def bootstrap(
     eval_every: int = typer.Option(0, "--eval-every", help="Greedy eval of 60 images per task every N steps."),
     eval_n: int = typer.Option(300, "--eval-n", help="Eval images per task for the final evaluation."),
     vision_steps: int = typer.Option(None, "--vision-steps", help="Vision-stage steps (default: the recipe's)."),
+    stage_steps: int = typer.Option(None, "--stage-steps",
+                                    help="Steps of each stage after the first (default: each recipe's)."),
+    from_stage1: str = typer.Option(None, "--from-stage1",
+                                    help="Skip stage 1: continue from this stage-1 checkpoint, or `shipped` for the "
+                                         "one in the package (pr1bench/models/weights/tiny-qwen2vl-v3)."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Reproduce the shipped embedded model from scratch (random init + pretraining), under <results>/models/.
+    """Reproduce the shipped embedded model from scratch (random init + its pretraining stages), under <results>/models/.
 
     Nothing needs this: every command uses the checkpoint shipped in the package. It re-runs the documented
-    recipe (pr1bench/models/weights/tiny-qwen2vl-v3/RECIPE.md; about 90 minutes on one core), resumes after a kill,
-    and prints the per-task greedy evaluation. Pass the printed directory as --model to use the rebuilt copy.
+    recipe (the shipped model's RECIPE.md under pr1bench/models/weights/): stage 1 (about 95 minutes on one core) from
+    the random init, then each later stage from the previous one's output. It resumes after a kill, and prints the
+    per-task greedy evaluation. Pass the printed directory as --model to use the rebuilt copy.
 
     Example: pr1bench model bootstrap
 
-    Example: pr1bench model bootstrap --steps 300 --vision-steps 50 --eval-n 20   (a shortened recipe: a few minutes)
+    Example: pr1bench model bootstrap --from-stage1 shipped       (the later stages only, from the shipped stage-1 weights)
+
+    Example: pr1bench model bootstrap --steps 300 --vision-steps 50 --stage-steps 100 --eval-n 20   (shortened: minutes)
     """
+    from pr1bench.embedded import STAGE1_DIR
     from pr1bench.runner import ensure_embedded
 
+    start = None
+    if from_stage1:
+        start = STAGE1_DIR if from_stage1 == "shipped" else Path(from_stage1).expanduser().resolve()
+        if not (start / "pr1bench_model.json").is_file():
+            fail(f"--from-stage1 {from_stage1}: {start} is not a pr1bench checkpoint (no pr1bench_model.json); pass "
+                 "`shipped` or the directory a stage-1 bootstrap wrote")
     with console.status("reproducing the embedded tiny model ...") as st:
         path = ensure_embedded(status=lambda m: st.update(m), steps=steps, force=force, seed=seed, threads=threads,
-                               eval_every=eval_every, eval_n=eval_n, vision_steps=vision_steps)
+                               eval_every=eval_every, eval_n=eval_n, vision_steps=vision_steps,
+                               stage_steps=stage_steps, from_stage1=start)
     report = json.loads((path / "bootstrap_eval.json").read_text())
     if json_out:
         print_json({"path": str(path), "eval": report})

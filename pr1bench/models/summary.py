@@ -44,6 +44,16 @@ def summary_rows(info: dict[str, Any]) -> list[tuple[str, str]]:
                             f"{(pt.get('train_seconds') or 0) / 60:.1f} min on {pt.get('torch_threads')} thread(s)"),
             ("mixture", ", ".join(f"{k} {v.get('weight')}" for k, v in (r.get("mixture") or {}).items())),
         ]
+        from pr1bench.train.pretrain import earlier_stages
+
+        earlier = earlier_stages(m)
+        if earlier:
+            rows[-2] = (f"stage {len(earlier) + 1}", rows[-2][1] + f", from the output of stage {len(earlier)}")
+        for i, e in enumerate(earlier, start=1):
+            re_ = e.get("recipe", {})
+            rows.append((f"stage {i}", f"recipe {e.get('recipe_digest')}: {e.get('steps_done'):,} steps, lr {re_.get('lr')}, "
+                                       f"vision stage {re_.get('vision_steps', 0)} steps, "
+                                       f"{(e.get('train_seconds') or 0) / 60:.1f} min"))
     elif m:
         rows.append(("pretraining", "none (random init: `pr1bench model bootstrap` pretrains it)"))
     return rows

@@ -18,7 +18,8 @@ pytestmark = pytest.mark.slow
 
 
 def test_shortened_bootstrap_builds_a_loadable_identified_model(results_dir) -> None:
-    r = CliRunner().invoke(app, ["model", "bootstrap", "--steps", "30", "--vision-steps", "10", "--eval-n", "8", "--json"])
+    r = CliRunner().invoke(app, ["model", "bootstrap", "--steps", "30", "--vision-steps", "10", "--stage-steps", "12",
+                                 "--eval-n", "8", "--json"])
     assert r.exit_code == 0, r.output
     out = json.loads(r.output[r.output.index("{"):])
     from pathlib import Path
@@ -28,12 +29,22 @@ def test_shortened_bootstrap_builds_a_loadable_identified_model(results_dir) -> 
     assert set(out["eval"]) == {"grounding", "counting", "detection", "ocr"}
     assert all(0.0 <= v["value"] <= 1.0 for v in out["eval"].values())
     manifest = json.loads((path / "pr1bench_model.json").read_text())
-    assert manifest["pretrain"]["steps_done"] == 30 and manifest["pretrain"]["recipe"]["steps"] == 30
-    assert manifest["pretrain"]["recipe"]["vision_steps"] == 10
+    from pr1bench.train.pretrain import LAST_STAGE, earlier_stages
+
+    earlier, last = earlier_stages(manifest), manifest["pretrain"]
+    assert len(earlier) == LAST_STAGE - 1 and last["stage"] == LAST_STAGE and last["steps_done"] == 12
+    stage1 = earlier[0]
+    assert stage1["steps_done"] == 30 and stage1["recipe"]["steps"] == 30 and stage1["recipe"]["vision_steps"] == 10
+    chain = [*earlier, last]
+    assert all(b["recipe"]["init"] == f"recipe:{a['recipe_digest']}" for a, b in zip(chain, chain[1:], strict=False))
+    raw = json.loads((results_dir / "models" / "tiny-qwen2vl" / "pr1bench_model.json").read_text())
+    assert manifest["base_weights_sha256"] == raw["weights_sha256"]  # the random init every stage grew from
+    s1_dir = results_dir / "models" / "tiny-qwen2vl-v3-bootstrap"
+    assert stage1["weights_sha256"] == json.loads((s1_dir / "pr1bench_model.json").read_text())["weights_sha256"]
     from pr1bench.embedded import identity
     from pr1bench.models.tiny import BUILDER_VERSION
 
-    assert identity(path)["name"].startswith(f"embedded-v{BUILDER_VERSION}:")
+    assert identity(path)["name"].startswith(f"embedded-v{BUILDER_VERSION}s{LAST_STAGE}:")
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     AutoProcessor.from_pretrained(path)

@@ -84,3 +84,38 @@ def test_batches_match_what_trl_feeds_the_model(raw_tiny: Path) -> None:
         assert int(trl_lab.sum()) == int(my_lab.sum()) + 1
     with torch.no_grad():
         assert float(answer_loss(model, mine)) == pytest.approx(float(model(**trl).loss), rel=0.05)
+
+
+def test_stage2_recipe_continues_from_stage1_and_keeps_stage1_digests_unchanged() -> None:
+    from pr1bench.train.pretrain import STAGE2_MIXTURE, stage2_recipe
+
+    s1 = Recipe()
+    assert s1.init is None and s1.digest() == "f1ee042ded009e3c"  # the shipped stage 1: its digest must not move
+    s2 = stage2_recipe()
+    assert s2.init == f"recipe:{s1.digest()}" and s2.vision_steps == 0
+    assert s2.digest() != stage2_recipe("0" * 16).digest()  # another stage 1 makes another stage 2
+    assert s2.mixture["detection"]["data"] == {"n_objects": [1, 10]} == STAGE2_MIXTURE["detection"].data
+    assert s2.mixture["detection"]["weight"] > max(v["weight"] for k, v in s2.mixture.items() if k != "detection")
+
+
+def test_a_continuation_refuses_a_base_that_is_not_the_previous_stage(raw_tiny: Path, tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    from pr1bench.embedded import STAGE1_DIR
+    from pr1bench.train.pretrain import continuation, earlier_stages, stage2_recipe, stage_of
+
+    assert stage_of(STAGE1_DIR) == (1, Recipe().digest())
+    assert continuation(2, STAGE1_DIR) == stage2_recipe()
+    with pytest.raises(SystemExit, match="not a pretrained pr1bench checkpoint"):
+        stage_of(raw_tiny)
+    with pytest.raises(SystemExit, match="no stage 99"):
+        continuation(99, STAGE1_DIR)
+    s2 = tmp_path / "s2"  # a stage-2 output, as issue 20's first stage-2 run wrote its manifest (key "stage1")
+    shutil.copytree(STAGE1_DIR, s2, ignore=shutil.ignore_patterns("*.safetensors"))
+    m = json.loads((s2 / "pr1bench_model.json").read_text())
+    m["stage1"] = m["pretrain"]
+    (s2 / "pr1bench_model.json").write_text(json.dumps(m))
+    assert stage_of(s2)[0] == 2 and earlier_stages(m) == [m["stage1"]]
+    with pytest.raises(SystemExit, match="output of stage 2; stage 2 continues from stage 1"):
+        continuation(2, s2)

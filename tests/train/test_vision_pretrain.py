@@ -92,3 +92,22 @@ def test_geometry_objective_trains_every_term_and_unknown_objective_fails(raw_ti
     assert {f"last_{k}" for k in LOSS_WEIGHTS} <= set(stats)
     with pytest.raises(ValueError, match="known: cells, geometry"):
         pretrain_vision(model, proc, steps=1, seed=0, batch_size=4, log=lambda _: None, objective="boxes")
+
+
+def test_text_cells_put_each_letter_and_word_where_it_was_drawn():
+    """The glyph probe's targets: letters in the cells their glyphs cover, each word at its centre cell, in order."""
+    from pr1bench.data.ocr import LEXICON
+    from pr1bench.train.vision_pretrain import CELL, text_cells, text_scenes
+
+    for s in text_scenes(12, seed=3):
+        c = text_cells(s.meta, s.width, s.height, LEXICON)
+        cols = s.width // CELL
+        words = s.target["text"].split(" ")
+        placed = [(c["order"][i], LEXICON[w - 1]) for i, w in enumerate(c["word"]) if w]
+        assert placed and all(w in words for _, w in placed)
+        assert sorted(o for o, _ in placed) == [o for o, _ in sorted(placed)]  # reading order is row-major order
+        x1, y1, x2, y2 = s.meta["text_box"]
+        lit = {i for i, lab in enumerate(c["letters"]) if any(lab)}
+        assert lit and all(x1 // CELL <= i % cols <= (x2 - 1) // CELL and y1 // CELL <= i // cols <= y2 // CELL
+                           for i in lit)
+        assert {chr(97 + j) for lab in c["letters"] for j, v in enumerate(lab) if v} == set("".join(words))
