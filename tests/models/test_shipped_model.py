@@ -23,7 +23,9 @@ def test_manifest_sha256_matches_the_weights_and_names_the_model() -> None:
     assert manifest["weights_sha256"] == {"model.safetensors": sha}
     ident = identity(SHIPPED_DIR)
     assert ident is not None and ident["shipped"] and ident["pretrained"]
-    assert ident["name"] == f"embedded-v{BUILDER_VERSION}:{sha[:12]}"
+    from pr1bench.train.pretrain import LAST_STAGE
+
+    assert ident["name"] == f"embedded-v{BUILDER_VERSION}s{LAST_STAGE}:{sha[:12]}"  # the last pretraining stage
     assert (SHIPPED_DIR / "RECIPE.md").is_file() and (SHIPPED_DIR / "bootstrap_eval.json").is_file()
     assert str(SHIPPED_DIR.parent) not in (SHIPPED_DIR / "pr1bench_model.json").read_text()  # no machine paths
 
@@ -49,30 +51,42 @@ def _greedy_on_50(task_name: str) -> dict:
 def test_shipped_model_counts_shapes_it_has_never_seen() -> None:
     """Greedy counting accuracy on 50 images of the task's eval split; chance is ~0.1, broken weights give 0.
 
-    embedded-v3 measured 0.48 on these 50 (0.493 on 300); v2 0.377 on 300."""
+    embedded-v3s3 measured 0.56 on these 50 (0.560 on 300); v3 0.48 (0.493 on 300); v2 0.377 on 300."""
     m = _greedy_on_50("counting")
     assert m["parse_rate"] >= 0.9
     assert m["acc"] >= 0.3
 
 
 def test_shipped_model_detects_shapes_it_has_never_seen() -> None:
-    """Greedy COCO AP of detection on 50 eval images: embedded-v3 measured 0.115 (0.103 on 300; v2 0.062), so a
-    floor of 0.07 fails a model that regressed to v2's level, and broken weights give 0."""
+    """Greedy COCO AP of detection on 50 eval images: embedded-v3s3 measured 0.181 (0.158 on 300), stage 2 alone
+    0.171, v3 0.115 (0.103 on 300; v2 0.062), so a floor of 0.14 fails a model that regressed to v3's level, and
+    broken weights give 0."""
     m = _greedy_on_50("detection")
     assert m["parse_rate"] >= 0.9
-    assert m["AP"] >= 0.07
+    assert m["AP"] >= 0.14
 
 
 def test_bootstrap_defaults_rebuild_the_shipped_recipe_from_todays_random_init(raw_tiny) -> None:
-    """`pr1bench model bootstrap` with its defaults follows the shipped recipe from the same random init.
+    """`pr1bench model bootstrap` with its defaults follows the shipped two-stage recipe from the same random init.
 
-    The recipe digest covers every setting of the pretraining (steps, lr, mixture, vision stage); the random-init
-    sha256 catches a builder change that would make the rebuild start elsewhere (it once did, silently).
+    The recipe digests cover every setting of both stages (steps, lr, mixture, vision stage, where stage 2 starts);
+    the random-init sha256 catches a builder change that would make the rebuild start elsewhere (it once did,
+    silently); the stage-1 sha256 ties the shipped stage-2 weights to the shipped stage-1 weights they grew from.
     """
-    from pr1bench.models.tiny import MANIFEST_NAME
-    from pr1bench.train.pretrain import Recipe
+    from pr1bench.embedded import STAGE1_DIR
+    from pr1bench.models.tiny import MANIFEST_NAME, _sha256
+    from pr1bench.train.pretrain import LAST_STAGE, STAGES, Recipe, earlier_stages
 
+    chain = [Recipe()]
+    for n in range(2, LAST_STAGE + 1):
+        chain.append(STAGES[n](chain[-1].digest()))
     shipped = json.loads((SHIPPED_DIR / MANIFEST_NAME).read_text())
-    assert shipped["pretrain"]["recipe_digest"] == Recipe().digest()
+    earlier = earlier_stages(shipped)
+    assert shipped["pretrain"]["recipe_digest"] == chain[-1].digest()
+    assert [e["recipe_digest"] for e in earlier] == [c.digest() for c in chain[:-1]]
+    stage1 = json.loads((STAGE1_DIR / MANIFEST_NAME).read_text())
+    assert stage1["pretrain"]["recipe_digest"] == Recipe().digest()
+    assert earlier[0]["weights_sha256"] == stage1["weights_sha256"] == {
+        "model.safetensors": _sha256(STAGE1_DIR / "model.safetensors")}
     raw = json.loads((raw_tiny / MANIFEST_NAME).read_text())
-    assert raw["weights_sha256"] == shipped["base_weights_sha256"]
+    assert raw["weights_sha256"] == shipped["base_weights_sha256"] == stage1["base_weights_sha256"]
