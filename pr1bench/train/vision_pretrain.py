@@ -125,11 +125,7 @@ def pretrain_vision(model: Any, processor: Any, *, steps: int, seed: int, batch_
     first = last = float("nan")
     for step in range(steps):
         batch = rng.sample(data, batch_size)
-        inputs = processor.image_processor(images=[s.image for s in batch], return_tensors="pt")
-        feats = model.model.get_image_features(inputs["pixel_values"], inputs["image_grid_thw"])
-        feats = getattr(feats, "pooler_output", feats)
-        feats = torch.cat(list(feats)) if isinstance(feats, list | tuple) else feats
-        parts = _losses(head(feats), batch, full=full)
+        parts = _losses(head(token_features(model, processor, [s.image for s in batch])), batch, full=full)
         loss = sum(LOSS_WEIGHTS[k] * v for k, v in parts.items())
         loss.backward()
         opt.step()
@@ -141,6 +137,16 @@ def pretrain_vision(model: Any, processor: Any, *, steps: int, seed: int, batch_
             detail = " ".join(f"{k} {float(v.detach()):.4f}" for k, v in parts.items())
             log(f"vision pretrain step {step}/{steps} loss {last:.4f} ({detail})")
     return {"first_loss": first, "last_loss": last, **{f"last_{k}": float(v.detach()) for k, v in parts.items()}}
+
+
+def token_features(model: Any, processor: Any, images: list[Any]) -> Any:
+    """The merged visual tokens of ``images`` (one row per token, images in order): what the LM sees of them."""
+    import torch
+
+    inputs = processor.image_processor(images=images, return_tensors="pt")
+    feats = model.model.get_image_features(inputs["pixel_values"], inputs["image_grid_thw"])
+    feats = getattr(feats, "pooler_output", feats)
+    return torch.cat(list(feats)) if isinstance(feats, list | tuple) else feats
 
 
 LOSS_WEIGHTS = {"cells": 1.0, "kinds": 4.0, "geometry": 10.0, "position": 10.0, "digits": 0.5}
@@ -253,22 +259,15 @@ def pretrain_glyphs(model: Any, processor: Any, *, steps: int, seed: int, batch_
     visual.train()
     first = last = float("nan")
     drawn = 0
-
-    def feats_of(images: list[Any]) -> Any:
-        inputs = processor.image_processor(images=images, return_tensors="pt")
-        f = model.model.get_image_features(inputs["pixel_values"], inputs["image_grid_thw"])
-        f = getattr(f, "pooler_output", f)
-        return torch.cat(list(f)) if isinstance(f, list | tuple) else f
-
     for step in range(steps):
         if shape_every and step % shape_every == shape_every - 1:
             batch = rng.sample(shapes, batch_size)
-            parts = _losses(shape_head(feats_of([s.image for s in batch])), batch, full=True)
+            parts = _losses(shape_head(token_features(model, processor, [s.image for s in batch])), batch, full=True)
             loss = sum(LOSS_WEIGHTS[k] * v for k, v in parts.items())
         else:
             batch = draw(batch_size, drawn) if draw else text_scenes(batch_size, seed, text_params, start=drawn)
             drawn += batch_size
-            out = text_head(feats_of([s.image for s in batch]))
+            out = text_head(token_features(model, processor, [s.image for s in batch]))
             cells = [text_cells(s.meta, s.width, s.height, LEXICON) for s in batch]
             letters = torch.tensor([x for c in cells for x in c["letters"]])
             word = torch.tensor([x for c in cells for x in c["word"]])
