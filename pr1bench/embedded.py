@@ -82,7 +82,7 @@ def identity(path: str | Path) -> dict[str, Any] | None:
     sha = next(iter((m.get("weights_sha256") or {}).values()), None)
     version = m.get("builder_version")
     pretrained = "pretrain" in m or "bootstrap" in m
-    stages = len(m.get("earlier_stages") or ([1] if "stage1" in m else [])) + 1  # pretraining stages behind it
+    stages = len(m.get("earlier_stages") or []) + 1  # pretraining stages behind it
     name = f"embedded-v{version}" + (f"s{stages}" if stages > 1 else "") + ("" if pretrained else "-raw")
     return {"name": f"{name}:{sha[:12]}" if sha else name, "builder_version": version, "weights_sha256": sha,
             "shipped": p.resolve() == SHIPPED_DIR, "pretrained": pretrained}

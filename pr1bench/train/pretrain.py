@@ -343,9 +343,8 @@ def stage_of(base: Path) -> tuple[int, str]:
 
 
 def earlier_stages(manifest: dict[str, Any]) -> list[dict[str, Any]]:
-    """The pretraining records of the stages before the manifest's own, first first (``stage1`` is the key a
-    stage-2 run of issue 20 wrote before continuations were generalised)."""
-    return list(manifest.get("earlier_stages") or ([manifest["stage1"]] if "stage1" in manifest else []))
+    """The pretraining records of the stages before the manifest's own, first first."""
+    return list(manifest.get("earlier_stages") or [])
 
 
 def continuation(stage: int, base: Path) -> Recipe:
@@ -379,7 +378,6 @@ def _write_manifest(partial: Path, base: Path, r: Recipe, state: dict[str, Any],
     manifest = json.loads((base / MANIFEST_NAME).read_text())
     previous = manifest.pop("pretrain", None)
     earlier = earlier_stages(manifest)
-    manifest.pop("stage1", None)
     if previous is None:  # stage 1: the base is the random-init build
         manifest["base_weights_sha256"] = manifest.pop("weights_sha256", None)
     else:  # a continuation: keep each earlier stage's record whole; base_weights_sha256 stays the random init's

@@ -111,11 +111,11 @@ def test_a_continuation_refuses_a_base_that_is_not_the_previous_stage(raw_tiny: 
         stage_of(raw_tiny)
     with pytest.raises(SystemExit, match="no stage 99"):
         continuation(99, STAGE1_DIR)
-    s2 = tmp_path / "s2"  # a stage-2 output, as issue 20's first stage-2 run wrote its manifest (key "stage1")
+    s2 = tmp_path / "s2"  # a stage-2 output: stage 1's record moves to earlier_stages
     shutil.copytree(STAGE1_DIR, s2, ignore=shutil.ignore_patterns("*.safetensors"))
     m = json.loads((s2 / "pr1bench_model.json").read_text())
-    m["stage1"] = m["pretrain"]
+    m["earlier_stages"] = [m["pretrain"]]
     (s2 / "pr1bench_model.json").write_text(json.dumps(m))
-    assert stage_of(s2)[0] == 2 and earlier_stages(m) == [m["stage1"]]
+    assert stage_of(s2)[0] == 2 and earlier_stages(m) == [m["pretrain"]]
     with pytest.raises(SystemExit, match="output of stage 2; stage 2 continues from stage 1"):
         continuation(2, s2)
