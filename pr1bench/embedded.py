@@ -1,8 +1,8 @@
 """The embedded default model: a tiny Qwen2-VL pretrained once by this project, shipped in the package.
 
-``--model`` defaults to the shipped checkpoint (``pr1bench/models/weights/tiny-qwen2vl-v3s3``: recipe, sha256 and
+``--model`` defaults to the shipped checkpoint (``pr1bench/models/weights/tiny-qwen2vl-v3s6``: recipe, sha256 and
 evaluation in its ``RECIPE.md``), so no command trains anything before it starts. ``pr1bench model bootstrap``
-reproduces it from scratch under ``<results>/models/`` (three stages, about 3.5 hours on one core); pass that directory as
+reproduces it from scratch under ``<results>/models/`` (six stages, about 4.5 hours on one core); pass that directory as
 ``--model`` to use the rebuilt copy. A path that exists is used as is; anything that looks like a hub id
 (``org/name``) is passed through for real users.
 """
@@ -16,10 +16,12 @@ from typing import Any
 from pr1bench.paths import models_dir
 
 TINY_NAME = "tiny-qwen2vl"
-BOOTSTRAP_NAME = "tiny-qwen2vl-v3s3-bootstrap"
+SHIPPED_STAGE = 6
+"""The pretraining stage of the shipped checkpoint (``pr1bench.train.pretrain.LAST_STAGE``; a test ties the two)."""
+BOOTSTRAP_NAME = f"tiny-qwen2vl-v3s{SHIPPED_STAGE}-bootstrap"
 STAGE1_BOOTSTRAP_NAME = "tiny-qwen2vl-v3-bootstrap"
 WEIGHTS_DIR = Path(__file__).resolve().parent / "models" / "weights"
-SHIPPED_NAME = "tiny-qwen2vl-v3s3"
+SHIPPED_NAME = f"tiny-qwen2vl-v3s{SHIPPED_STAGE}"
 SHIPPED_DIR = WEIGHTS_DIR / SHIPPED_NAME
 """The checkpoint that ships with the package (the embedded default): the last stage of the pretraining."""
 STAGE1_DIR = WEIGHTS_DIR / "tiny-qwen2vl-v3"

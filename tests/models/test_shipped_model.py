@@ -51,27 +51,44 @@ def _greedy_on_50(task_name: str) -> dict:
 def test_shipped_model_counts_shapes_it_has_never_seen() -> None:
     """Greedy counting accuracy on 50 images of the task's eval split; chance is ~0.1, broken weights give 0.
 
-    embedded-v3s3 measured 0.56 on these 50 (0.560 on 300); v3 0.48 (0.493 on 300); v2 0.377 on 300."""
+    embedded-v3s6 measured 0.46 on these 50 (0.480 on 300); v3s3 0.56 (0.560 on 300); v3 0.48 (0.493 on 300); v2
+    0.377 on 300."""
     m = _greedy_on_50("counting")
     assert m["parse_rate"] >= 0.9
     assert m["acc"] >= 0.3
 
 
 def test_shipped_model_detects_shapes_it_has_never_seen() -> None:
-    """Greedy COCO AP of detection on 50 eval images: embedded-v3s3 measured 0.181 (0.158 on 300), stage 2 alone
-    0.171, v3 0.115 (0.103 on 300; v2 0.062), so a floor of 0.14 fails a model that regressed to v3's level, and
-    broken weights give 0."""
+    """Greedy COCO AP of detection on 50 eval images: embedded-v3s6 measured 0.154 (0.151 on 300), v3s3 0.181 (0.158
+    on 300), stage 2 alone 0.171, v3 0.115 (0.103 on 300; v2 0.062), so a floor of 0.14 fails a model that regressed
+    to v3's level, and broken weights give 0."""
     m = _greedy_on_50("detection")
     assert m["parse_rate"] >= 0.9
     assert m["AP"] >= 0.14
 
 
+def test_shipped_model_reads_words_it_has_never_seen() -> None:
+    """Greedy token F1 of OCR on 50 eval images: embedded-v3s6 measured 0.487 (0.486 on 300), v3s3 0.01 (0.033 on
+    300), so the floor fails a model that cannot read (stage 6 with OCR at 0.05 of its steps fell to 0.345 on 300);
+    broken weights give 0."""
+    m = _greedy_on_50("ocr")
+    assert m["parse_rate"] >= 0.9
+    assert m["f1"] >= 0.3
+
+
+def test_the_shipped_stage_is_the_last_pretraining_stage() -> None:
+    from pr1bench.embedded import SHIPPED_NAME, SHIPPED_STAGE
+    from pr1bench.train.pretrain import LAST_STAGE
+
+    assert SHIPPED_STAGE == LAST_STAGE and SHIPPED_NAME.endswith(f"s{LAST_STAGE}")
+
+
 def test_bootstrap_defaults_rebuild_the_shipped_recipe_from_todays_random_init(raw_tiny) -> None:
-    """`pr1bench model bootstrap` with its defaults follows the shipped two-stage recipe from the same random init.
+    """`pr1bench model bootstrap` with its defaults follows the shipped recipe of every stage from the same random init.
 
     The recipe digests cover every setting of both stages (steps, lr, mixture, vision stage, where stage 2 starts);
     the random-init sha256 catches a builder change that would make the rebuild start elsewhere (it once did,
-    silently); the stage-1 sha256 ties the shipped stage-2 weights to the shipped stage-1 weights they grew from.
+    silently); the stage-1 sha256 ties the shipped last-stage weights to the shipped stage-1 weights they grew from.
     """
     from pr1bench.embedded import STAGE1_DIR
     from pr1bench.models.tiny import MANIFEST_NAME, _sha256
