@@ -122,12 +122,28 @@ def pretrain_vision(model: Any, processor: Any, *, steps: int, seed: int, batch_
     head = torch.nn.Linear(hidden, N_LABELS + (N_KINDS + N_GEOM + 2 + sum(DIGIT_CLASSES) if full else 0))
     opt = torch.optim.AdamW([*visual.parameters(), *head.parameters()], lr=lr)
     visual.train()
-    first = last = float("nan")
-    for step in range(steps):
+
+    def batch_loss(step: int) -> tuple[Any, dict[str, Any]]:
         batch = rng.sample(data, batch_size)
         parts = _losses(head(token_features(model, processor, [s.image for s in batch])), batch, full=full)
-        loss = sum(LOSS_WEIGHTS[k] * v for k, v in parts.items())
+        return sum(LOSS_WEIGHTS[k] * v for k, v in parts.items()), parts
+
+    return _train_loop(steps, opt, batch_loss, "vision", log)
+
+
+def _train_loop(steps: int, opt: Any, batch_loss: Any, label: str, log: Any,
+                clip: Any = None) -> dict[str, float]:
+    """``steps`` optimizer steps on ``batch_loss(step) -> (loss, terms)`` (gradients clipped to norm 1 over ``clip``
+    if given), logging every 50 steps; returns the first and last loss and the last terms."""
+    import torch
+
+    first = last = float("nan")
+    parts: dict[str, Any] = {}
+    for step in range(steps):
+        loss, parts = batch_loss(step)
         loss.backward()
+        if clip is not None:
+            torch.nn.utils.clip_grad_norm_(clip, 1.0)
         opt.step()
         opt.zero_grad()
         last = float(loss.detach())
@@ -135,7 +151,7 @@ def pretrain_vision(model: Any, processor: Any, *, steps: int, seed: int, batch_
             first = last
         if step % 50 == 0 or step == steps - 1:
             detail = " ".join(f"{k} {float(v.detach()):.4f}" for k, v in parts.items())
-            log(f"vision pretrain step {step}/{steps} loss {last:.4f} ({detail})")
+            log(f"{label} pretrain step {step}/{steps} loss {last:.4f} ({detail})")
     return {"first_loss": first, "last_loss": last, **{f"last_{k}": float(v.detach()) for k, v in parts.items()}}
 
 
@@ -257,36 +273,28 @@ def pretrain_glyphs(model: Any, processor: Any, *, steps: int, seed: int, batch_
     shapes = scenes(min(steps * batch_size, 8000), seed) if shape_every else []
     rng = random.Random(seed)
     visual.train()
-    first = last = float("nan")
     drawn = 0
-    for step in range(steps):
+
+    def batch_loss(step: int) -> tuple[Any, dict[str, Any]]:
+        nonlocal drawn
         if shape_every and step % shape_every == shape_every - 1:
             batch = rng.sample(shapes, batch_size)
             parts = _losses(shape_head(token_features(model, processor, [s.image for s in batch])), batch, full=True)
-            loss = sum(LOSS_WEIGHTS[k] * v for k, v in parts.items())
-        else:
-            batch = draw(batch_size, drawn) if draw else text_scenes(batch_size, seed, text_params, start=drawn)
-            drawn += batch_size
-            out = text_head(token_features(model, processor, [s.image for s in batch]))
-            cells = [text_cells(s.meta, s.width, s.height, LEXICON) for s in batch]
-            letters = torch.tensor([x for c in cells for x in c["letters"]])
-            word = torch.tensor([x for c in cells for x in c["word"]])
-            order = torch.tensor([x for c in cells for x in c["order"]])
-            a, b = N_LETTERS, N_LETTERS + len(LEXICON) + 1
-            ce = torch.nn.functional.cross_entropy
-            parts = {"letters": torch.nn.functional.binary_cross_entropy_with_logits(out[:, :a], letters),
-                     "word": ce(out[:, a:b], word), "order": ce(out[:, b:], order)}
-            loss = parts["letters"] * 4 + parts["word"] + parts["order"]
-            on = word > 0  # reported, not trained on: the word term at the cells that hold a word (ln 130 = 4.87
-            parts["word_at_words"] = ce(out[on, a:b].detach(), word[on])  # is knowing nothing of the word)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(visual.parameters(), 1.0)
-        opt.step()
-        opt.zero_grad()
-        last = float(loss.detach())
-        if step == 0:
-            first = last
-        if step % 50 == 0 or step == steps - 1:
-            detail = " ".join(f"{k} {float(v.detach()):.4f}" for k, v in parts.items())
-            log(f"glyph pretrain step {step}/{steps} loss {last:.4f} ({detail})")
-    return {"first_loss": first, "last_loss": last, **{f"last_{k}": float(v.detach()) for k, v in parts.items()}}
+            return sum(LOSS_WEIGHTS[k] * v for k, v in parts.items()), parts
+        batch = draw(batch_size, drawn) if draw else text_scenes(batch_size, seed, text_params, start=drawn)
+        drawn += batch_size
+        out = text_head(token_features(model, processor, [s.image for s in batch]))
+        cells = [text_cells(s.meta, s.width, s.height, LEXICON) for s in batch]
+        letters = torch.tensor([x for c in cells for x in c["letters"]])
+        word = torch.tensor([x for c in cells for x in c["word"]])
+        order = torch.tensor([x for c in cells for x in c["order"]])
+        a, b = N_LETTERS, N_LETTERS + len(LEXICON) + 1
+        ce = torch.nn.functional.cross_entropy
+        parts = {"letters": torch.nn.functional.binary_cross_entropy_with_logits(out[:, :a], letters),
+                 "word": ce(out[:, a:b], word), "order": ce(out[:, b:], order)}
+        loss = parts["letters"] * 4 + parts["word"] + parts["order"]
+        on = word > 0  # reported, not trained on: the word term at the cells that hold a word (ln 130 = 4.87
+        parts["word_at_words"] = ce(out[on, a:b].detach(), word[on])  # is knowing nothing of the word)
+        return loss, parts
+
+    return _train_loop(steps, opt, batch_loss, "glyph", log, clip=list(visual.parameters()))
