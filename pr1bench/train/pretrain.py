@@ -72,6 +72,14 @@ MIXTURE: dict[str, Mix] = {
 }
 
 
+def later_mixture(*, counting: float, detection: float, grounding: float, ocr: float) -> dict[str, Mix]:
+    """A later stage's mixture: its own shares; every task keeps stage 1's data and phrasings, except detection,
+    which draws the task's own 1-10 objects (stage 1: 1-8). Keys in :data:`MIXTURE`'s order (it orders the schedule)."""
+    weights = {"counting": counting, "detection": detection, "grounding": grounding, "ocr": ocr}
+    return {name: Mix(weights[name], {"n_objects": [1, 10]} if name == "detection" else mix.data, mix.prompts)
+            for name, mix in MIXTURE.items()}
+
+
 @dataclass
 class Recipe:
     """Everything that decides the pretrained weights (stored in the manifest; its hash names a resumable run)."""
@@ -106,12 +114,7 @@ class Recipe:
 #: detection AP was still rising at its last step (0.076 / 0.087 / 0.112 at 24k / 30k / 36k). Detection takes 0.6 of
 #: the steps and its own task range of 1-10 objects (stage 1: 1-8; the 7-10 bucket was its weakest); lr re-warmed to
 #: half of stage 1's peak. The other tasks keep enough share not to be forgotten.
-STAGE2_MIXTURE: dict[str, Mix] = {
-    "counting": Mix(0.15, MIXTURE["counting"].data, MIXTURE["counting"].prompts),
-    "detection": Mix(0.60, {"n_objects": [1, 10]}, MIXTURE["detection"].prompts),
-    "grounding": Mix(0.15, MIXTURE["grounding"].data, MIXTURE["grounding"].prompts),
-    "ocr": Mix(0.10, MIXTURE["ocr"].data, MIXTURE["ocr"].prompts),
-}
+STAGE2_MIXTURE: dict[str, Mix] = later_mixture(counting=0.15, detection=0.60, grounding=0.15, ocr=0.10)
 
 
 def _continuation(previous_digest: str, mixture: dict[str, Mix], **kw: Any) -> Recipe:
@@ -132,12 +135,7 @@ def stage2_recipe(stage1_digest: str | None = None) -> Recipe:
 #: stage 1 (12,000 steps of 16 on the task's own 1-3 words, lr 5e-4 cosine) took greedy F1 on the OCR eval split from
 #: 0.023 to 0.206 and was still rising, while OCR at 0.10-0.14 of a mixture never left its plateau (loss ~2.6). So
 #: this stage gives OCR most of its steps; detection keeps a fifth so that stage 2's gain is not given back.
-STAGE3_MIXTURE: dict[str, Mix] = {
-    "counting": Mix(0.08, MIXTURE["counting"].data, MIXTURE["counting"].prompts),
-    "detection": Mix(0.20, {"n_objects": [1, 10]}, MIXTURE["detection"].prompts),
-    "grounding": Mix(0.07, MIXTURE["grounding"].data, MIXTURE["grounding"].prompts),
-    "ocr": Mix(0.65, MIXTURE["ocr"].data, MIXTURE["ocr"].prompts),
-}
+STAGE3_MIXTURE: dict[str, Mix] = later_mixture(counting=0.08, detection=0.20, grounding=0.07, ocr=0.65)
 
 
 def stage3_recipe(stage2_digest: str | None = None) -> Recipe:
@@ -151,12 +149,7 @@ def stage3_recipe(stage2_digest: str | None = None) -> Recipe:
 #: the steps and the others a replay share each, detection the largest (it sits closest to its floor). Measured (300
 #: images): at lr 1e-3 OCR 0.510, detection 0.139, counting 0.417, grounding 0.377; at lr 5e-4 OCR 0.252, detection
 #: 0.153 (results/reference/pretrain-stage4-6/).
-STAGE4_MIXTURE: dict[str, Mix] = {
-    "counting": Mix(0.04, MIXTURE["counting"].data, MIXTURE["counting"].prompts),
-    "detection": Mix(0.12, {"n_objects": [1, 10]}, MIXTURE["detection"].prompts),
-    "grounding": Mix(0.04, MIXTURE["grounding"].data, MIXTURE["grounding"].prompts),
-    "ocr": Mix(0.80, MIXTURE["ocr"].data, MIXTURE["ocr"].prompts),
-}
+STAGE4_MIXTURE: dict[str, Mix] = later_mixture(counting=0.04, detection=0.12, grounding=0.04, ocr=0.80)
 
 
 def stage4_recipe(stage3_digest: str | None = None) -> Recipe:
@@ -168,12 +161,7 @@ def stage4_recipe(stage3_digest: str | None = None) -> Recipe:
 #: detection (AP 0.158 -> 0.139) and some counting and grounding; the same stage at lr 5e-4 kept detection (0.153) but
 #: read only 0.252. This short stage, at a lower lr, gives the other tasks most of the steps again and keeps a quarter
 #: for OCR. Measured (300 images): detection 0.146, OCR 0.498; at lr 3e-4 detection 0.143, OCR 0.484.
-STAGE5_MIXTURE: dict[str, Mix] = {
-    "counting": Mix(0.10, MIXTURE["counting"].data, MIXTURE["counting"].prompts),
-    "detection": Mix(0.45, {"n_objects": [1, 10]}, MIXTURE["detection"].prompts),
-    "grounding": Mix(0.20, MIXTURE["grounding"].data, MIXTURE["grounding"].prompts),
-    "ocr": Mix(0.25, MIXTURE["ocr"].data, MIXTURE["ocr"].prompts),
-}
+STAGE5_MIXTURE: dict[str, Mix] = later_mixture(counting=0.10, detection=0.45, grounding=0.20, ocr=0.25)
 
 
 def stage5_recipe(stage4_digest: str | None = None) -> Recipe:
@@ -185,12 +173,7 @@ def stage5_recipe(stage4_digest: str | None = None) -> Recipe:
 #: OCR F1 0.498, counting 0.473, grounding 0.400; detection AP 0.146 against 0.15, stage 3's 0.158). Measured after it
 #: (300 images): detection 0.151, OCR 0.486, counting 0.480, grounding 0.407 -- the shipped embedded-v3s6. The same
 #: stage with detection 0.70 and OCR 0.05 reached detection 0.158 but OCR fell to 0.345.
-STAGE6_MIXTURE: dict[str, Mix] = {
-    "counting": Mix(0.10, MIXTURE["counting"].data, MIXTURE["counting"].prompts),
-    "detection": Mix(0.55, {"n_objects": [1, 10]}, MIXTURE["detection"].prompts),
-    "grounding": Mix(0.15, MIXTURE["grounding"].data, MIXTURE["grounding"].prompts),
-    "ocr": Mix(0.20, MIXTURE["ocr"].data, MIXTURE["ocr"].prompts),
-}
+STAGE6_MIXTURE: dict[str, Mix] = later_mixture(counting=0.10, detection=0.55, grounding=0.15, ocr=0.20)
 
 
 def stage6_recipe(stage5_digest: str | None = None) -> Recipe:
