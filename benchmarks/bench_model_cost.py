@@ -7,7 +7,7 @@ thread) in one process, in alternating blocks of ``--steps`` optimizer steps, so
 both arms alike. The first block of each model is a warm-up and is not counted. Prints seconds per step, mean
 completion length and the ratio new/old (the baseline is ``--old``).
 
-Run: python benchmarks/bench_model_cost.py --old OLD_DIR --new pr1bench/models/weights/tiny-qwen2vl-v3s2 [--reps 3]
+Run: python benchmarks/bench_model_cost.py --old OLD_DIR --new pr1bench/models/weights/tiny-qwen2vl-v3s6 [--reps 3]
 (v2, the baseline of issue 20: git archive 2d4e3cb~1 pr1bench/models/weights/tiny-qwen2vl-v2 | tar -x -C /tmp;
 v3, stage 1 of the shipped model: --old pr1bench/models/weights/tiny-qwen2vl-v3)
 """

@@ -18,13 +18,18 @@ from pr1bench.paths import models_dir
 TINY_NAME = "tiny-qwen2vl"
 SHIPPED_STAGE = 6
 """The pretraining stage of the shipped checkpoint (``pr1bench.train.pretrain.LAST_STAGE``; a test ties the two)."""
-BOOTSTRAP_NAME = f"tiny-qwen2vl-v3s{SHIPPED_STAGE}-bootstrap"
-STAGE1_BOOTSTRAP_NAME = "tiny-qwen2vl-v3-bootstrap"
+
+
+def stage_name(stage: int) -> str:
+    """The directory name of pretraining stage ``stage`` of builder version 3 (stage 1 has no stage suffix)."""
+    return "tiny-qwen2vl-v3" + (f"s{stage}" if stage > 1 else "")
+
+
 WEIGHTS_DIR = Path(__file__).resolve().parent / "models" / "weights"
-SHIPPED_NAME = f"tiny-qwen2vl-v3s{SHIPPED_STAGE}"
+SHIPPED_NAME = stage_name(SHIPPED_STAGE)
 SHIPPED_DIR = WEIGHTS_DIR / SHIPPED_NAME
 """The checkpoint that ships with the package (the embedded default): the last stage of the pretraining."""
-STAGE1_DIR = WEIGHTS_DIR / "tiny-qwen2vl-v3"
+STAGE1_DIR = WEIGHTS_DIR / stage_name(1)
 """Stage 1 of the pretraining (the embedded default before issue 20's later stages), shipped as their start so that
 ``pr1bench model bootstrap --from-stage1 shipped`` reproduces the default without the ~95 minutes of stage 1."""
 EMBEDDED_WORDS = ("tiny", "embedded")
@@ -38,12 +43,12 @@ def tiny_path() -> Path:
 
 def bootstrap_path() -> Path:
     """Where ``pr1bench model bootstrap`` reproduces the shipped model."""
-    return models_dir() / BOOTSTRAP_NAME
+    return stage_bootstrap_path(SHIPPED_STAGE)
 
 
 def stage_bootstrap_path(stage: int) -> Path:
     """Where ``pr1bench model bootstrap`` rebuilds pretraining stage ``stage`` (the last one is :func:`bootstrap_path`)."""
-    return models_dir() / (STAGE1_BOOTSTRAP_NAME if stage == 1 else f"tiny-qwen2vl-v3s{stage}-bootstrap")
+    return models_dir() / f"{stage_name(stage)}-bootstrap"
 
 
 def is_ready(path: Path) -> bool:
